@@ -1,0 +1,85 @@
+"""The JetStream streams and KV buckets Flotilla needs, and one idempotent call that creates them.
+
+Every service calls `ensure_topology` at start, so any of them can be the first to run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError
+
+from flotilla import names
+
+DAY_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """A KV bucket: `ttl_seconds` expires keys not written for that long (0: never)."""
+
+    name: str
+    ttl_seconds: float = 0.0
+    history: int = 1
+
+
+EVENTS = StreamConfig(
+    name=names.EVENTS_STREAM,
+    subjects=[names.EVENTS_SUBJECTS],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    max_age=7 * DAY_SECONDS,
+    duplicate_window=120.0,  # publishers set Nats-Msg-Id to the event UUID: retries are not doubled
+)
+DEAD_LETTERS = StreamConfig(
+    name=names.DEAD_LETTER_STREAM,
+    subjects=[names.DEAD_LETTER_SUBJECTS],
+    retention=RetentionPolicy.LIMITS,
+    storage=StorageType.FILE,
+    max_age=30 * DAY_SECONDS,
+)
+STREAMS = (EVENTS, DEAD_LETTERS)
+
+BUCKETS = (
+    BucketSpec(names.NODES_BUCKET, ttl_seconds=15.0),
+    BucketSpec(names.LEASES_BUCKET, ttl_seconds=30.0),
+    BucketSpec(names.PLAN_BUCKET, history=10),
+    BucketSpec(names.ASSIGNMENTS_BUCKET),
+)
+
+
+async def connect(url: str, name: str) -> NatsClient:
+    """Connect to NATS, retrying for a while at start-up (the server may be starting too)."""
+    return await nats.connect(
+        url,
+        name=name,
+        connect_timeout=2,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        allow_reconnect=True,
+    )
+
+
+async def ensure_topology(js: JetStreamContext) -> None:
+    """Create the streams and buckets if missing; update stream configs that changed."""
+    for config in STREAMS:
+        assert config.name is not None
+        try:
+            await js.stream_info(config.name)
+            await js.update_stream(config)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(config)
+    for bucket in BUCKETS:
+        try:
+            await js.key_value(bucket.name)
+        except BucketNotFoundError:
+            await js.create_key_value(
+                bucket=bucket.name,
+                history=bucket.history,
+                ttl=bucket.ttl_seconds or None,
+                storage=StorageType.FILE,
+            )

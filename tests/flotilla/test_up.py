@@ -1,0 +1,103 @@
+"""`flotilla up` starts the servers and services, and Ctrl-C leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 60.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+class _Output:
+    """Collects a process's output on a thread so the test can wait for a line with a timeout."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while not any(re.search(pattern, line) for line in self.lines):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.thread.is_alive():
+                    raise AssertionError(
+                        f"no line matching {pattern!r} in:\n" + "\n".join(self.lines)
+                    )
+                self.changed.wait(min(remaining, 0.5))
+            return list(self.lines)
+
+
+def test_up_starts_everything_and_sigint_stops_every_process(tmp_path: Path) -> None:
+    data_dir = tmp_path / "flotilla-data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flotilla.cli", "up", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    output = _Output(proc)
+    try:
+        lines = output.wait_for(r"Press Ctrl-C to stop everything", START_TIMEOUT)
+        pids = [int(m.group(1)) for line in lines if (m := re.search(r"\bpid (\d+)", line))]
+        named = {line.split()[0] for line in lines if re.search(r"\bpid \d+", line)}
+        assert {"postgres", "nats"} <= named
+        assert all(_alive(pid) for pid in pids), "a process listed as running is not alive"
+        assert (data_dir / "postgres" / "pgdata" / "PG_VERSION").exists()
+        assert (data_dir / "nats" / "jetstream").exists()
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(STOP_TIMEOUT) == 0
+        output.thread.join(10)
+        assert output.lines[-1] == "stopped."
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid in pids if _alive(pid)] == []
+        assert _processes_mentioning(str(data_dir)) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        output.thread.join(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
