@@ -35,7 +35,7 @@ proto: $(STAMP) ## Regenerate the Python code (with type stubs) from proto/floti
 	$(BIN)/python -m flotilla.protogen
 
 bench: $(STAMP) ## Run the benchmarks in bench/ and print their tables
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@set -e; for b in $(wildcard bench/*.py); do echo "== $$b"; $(BIN)/python $$b; done
 
 chart: $(STAMP) ## Lint the Helm chart, render it and validate the manifests against Kubernetes schemas
 	$(BIN)/python -m flotilla.chart
