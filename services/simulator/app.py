@@ -1,0 +1,182 @@
+"""The HTTP app: the v2 API under `/v2`, behind an edge that adds latency, injects faults and
+enforces the rate limit before any route runs.
+
+The edge sits in `SimulatorApp.__call__`, outside every Starlette middleware, so that it sees the
+server's own `send` and can drop a connection for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from simulator.clock import Clock, SystemClock
+from simulator.config import SimulatorConfig
+from simulator.errors import INTERNAL_ERROR, ApiError, ErrorCode
+from simulator.faults import HTML_429_BODY, HTML_502_BODY, Fault, FaultInjector
+from simulator.game import Game
+from simulator.ratelimit import RateLimiter
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+API_PREFIX = "/v2"
+
+
+class ConnectionDropped(ConnectionError):
+    """Raised instead of dropping the connection when the app runs without a real server (an
+    in-process test transport), so the client still sees a failed request."""
+
+
+class SimulatorApp(FastAPI):
+    """A FastAPI app whose every `/v2` request first passes the simulated edge."""
+
+    game: Game
+    limiter: RateLimiter | None
+    faults: FaultInjector
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIX):
+            await super().__call__(scope, receive, send)
+            return
+        if self.faults.latency_seconds > 0:
+            await asyncio.sleep(self.faults.latency_seconds)
+        fault = self.faults.draw()
+        if fault is Fault.DROP:
+            await _drop_connection(receive, send)
+            return
+        if fault is Fault.ERROR_502:
+            await _send(send, 502, HTML_502_BODY, "text/html")
+            return
+        if fault is Fault.HTML_429:
+            await _send(send, 429, HTML_429_BODY, "text/html")
+            return
+        headers: dict[str, str] = {}
+        if self.limiter is not None:
+            client = scope.get("client") or ("unknown", 0)
+            decision = self.limiter.check(str(client[0]), _bearer_token(scope))
+            headers = decision.headers()
+            if not decision.allowed:
+                error = ApiError(429, "You have reached your API limit.", decision.error_data())
+                await _send_json(send, 429, error.body(str(uuid.uuid4())), headers)
+                return
+        if fault is Fault.ERROR_500:
+            error = ApiError(INTERNAL_ERROR, "Something unexpected went wrong on the server.")
+            await _send_json(send, 500, error.body(str(uuid.uuid4())), headers)
+            return
+        await super().__call__(scope, receive, _with_headers(send, headers))
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+async def _send(
+    send: Send, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+) -> None:
+    raw = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
+    content = JSONResponse(body).body
+    await _send(send, status, bytes(content), "application/json; charset=utf-8", headers)
+
+
+def _with_headers(send: Send, headers: dict[str, str]) -> Send:
+    if not headers:
+        return send
+    extra = [(k.encode(), v.encode()) for k, v in headers.items()]
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return send_with_headers
+
+
+async def _drop_connection(receive: Receive, send: Send) -> None:
+    # Under uvicorn, `send` is a bound method of the request cycle, which holds the transport.
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        raise ConnectionDropped("fault injection dropped the connection")
+    transport.abort()
+    # Let the server notice the disconnect, so it neither answers nor logs an error.
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(str(uuid.uuid4())), status_code=error.status)
+
+
+def create_app(config: SimulatorConfig, clock: Clock | None = None) -> FastAPI:
+    """The simulator's ASGI app for `config`, with time from `clock` (the system clock by
+    default)."""
+    from simulator.routes import agents, contracts, mining, ships, systems, trade
+
+    clock = clock or SystemClock()
+    app = SimulatorApp(
+        title="Flotilla SpaceTraders simulator",
+        description="A local universe that follows the SpaceTraders v2 API.",
+        version="2.3.0",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.game = Game(config, clock)
+    app.limiter = RateLimiter(config, clock) if config.rate_limit_enabled else None
+    app.faults = FaultInjector(config)
+    app.state.game = app.game
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = [
+            {"path": [str(p) for p in e.get("loc", ())[1:]], "message": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        return _error_response(
+            ApiError(
+                ErrorCode.UNPROCESSABLE_INPUT,
+                "The request is invalid; see data.issues.",
+                {"issues": issues},
+            )
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            message = f"Route {request.method}:{request.url.path} not found."
+        else:
+            message = str(exc.detail)
+        return _error_response(ApiError(exc.status_code, message))
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (agents, systems, trade, ships, mining, contracts):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,63 @@
+"""Fault injection for testing clients: the failures the real API and its edge produce.
+
+Each request draws once from a generator seeded with `fault_seed`: a fraction of requests get a
+500 from the game server (JSON, after the rate limit counted them), a 502 or a bare HTML 429
+from the edge (no rate-limit headers, not counted), or a connection dropped with no response
+at all. `latency_ms` delays every response.
+"""
+
+from __future__ import annotations
+
+import random
+from enum import Enum
+
+from simulator.config import SimulatorConfig
+
+
+class Fault(Enum):
+    NONE = "none"
+    DROP = "drop"
+    ERROR_500 = "500"
+    ERROR_502 = "502"
+    HTML_429 = "html-429"
+
+
+HTML_429_BODY = (
+    b"<html><head><title>429 Too Many Requests</title></head>"
+    b"<body><h1>Too Many Requests</h1></body></html>"
+)
+HTML_502_BODY = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+)
+
+
+class FaultInjector:
+    """Decides, request by request and reproducibly, which fault (if any) to inject."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self._random = random.Random(config.fault_seed)
+        self._thresholds: list[tuple[float, Fault]] = []
+        total = 0.0
+        for rate, fault in (
+            (config.fault_drop_rate, Fault.DROP),
+            (config.fault_500_rate, Fault.ERROR_500),
+            (config.fault_502_rate, Fault.ERROR_502),
+            (config.fault_html_429_rate, Fault.HTML_429),
+        ):
+            if rate > 0:
+                total += rate
+                self._thresholds.append((total, fault))
+        self.latency_seconds = config.latency_ms / 1000
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._thresholds)
+
+    def draw(self) -> Fault:
+        if not self._thresholds:
+            return Fault.NONE
+        roll = self._random.random()
+        for threshold, fault in self._thresholds:
+            if roll < threshold:
+                return fault
+        return Fault.NONE

@@ -1,0 +1,170 @@
+"""The server's rate limit: two pools of points per client address and per agent token.
+
+A request spends a point from the static pool (2, refilled in full 1 s after its first use
+since the last refill) or, when that is empty, from the burst pool (30, refilled 60 s after its
+first use). A client that sends as fast as it may gets static_limit per static period plus
+burst_limit per burst period: 2 × 60 + 30 = 150 requests a minute with the defaults. Every
+key a request carries (its address, its token) must have a point, and spends one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from simulator.clock import Clock
+from simulator.config import SimulatorConfig
+
+IP_ADDRESS = "IP Address"
+ACCOUNT = "Account"
+
+
+@dataclass
+class _Pool:
+    limit: int
+    period: float
+    remaining: int
+    refill_at: float | None = None  # monotonic seconds; None until first use after a refill
+
+    def refresh(self, now: float) -> None:
+        if self.refill_at is not None and now >= self.refill_at:
+            self.remaining = self.limit
+            self.refill_at = None
+
+    def spend(self, now: float) -> None:
+        if self.refill_at is None:
+            self.refill_at = now + self.period
+        self.remaining -= 1
+
+
+@dataclass
+class _Buckets:
+    static: _Pool
+    burst: _Pool
+
+    def refresh(self, now: float) -> None:
+        self.static.refresh(now)
+        self.burst.refresh(now)
+
+    @property
+    def available(self) -> int:
+        return self.static.remaining + self.burst.remaining
+
+    def spend(self, now: float) -> None:
+        if self.static.remaining > 0:
+            self.static.spend(now)
+        else:
+            self.burst.spend(now)
+
+    def next_point_at(self, now: float) -> float:
+        """When a point is next available (now if one is)."""
+        if self.available > 0:
+            return now
+        moments = [p.refill_at for p in (self.static, self.burst) if p.refill_at is not None]
+        return min(moments) if moments else now
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one request, with everything the `x-ratelimit-*` headers report."""
+
+    allowed: bool
+    limit_type: str
+    limit_per_second: int
+    limit_burst: int
+    remaining: int
+    reset: datetime
+    retry_after: float  # seconds; 0 when allowed
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "x-ratelimit-type": self.limit_type,
+            "x-ratelimit-limit-burst": str(self.limit_burst),
+            "x-ratelimit-limit-per-second": str(self.limit_per_second),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": _iso(self.reset),
+        }
+        if not self.allowed:
+            headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
+        return headers
+
+    def error_data(self) -> dict[str, object]:
+        return {
+            "type": self.limit_type,
+            "retryAfter": round(self.retry_after, 3),
+            "limitBurst": self.limit_burst,
+            "limitPerSecond": self.limit_per_second,
+            "remaining": self.remaining,
+            "reset": _iso(self.reset),
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class RateLimiter:
+    """Two-pool limits for every client address and agent token seen."""
+
+    def __init__(self, config: SimulatorConfig, clock: Clock) -> None:
+        self.config = config
+        self.clock = clock
+        self._buckets: dict[tuple[str, str], _Buckets] = {}
+
+    def _bucket(self, key: tuple[str, str]) -> _Buckets:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            config = self.config
+            bucket = _Buckets(
+                static=_Pool(
+                    config.static_limit, config.static_period_seconds, config.static_limit
+                ),
+                burst=_Pool(config.burst_limit, config.burst_period_seconds, config.burst_limit),
+            )
+            self._buckets[key] = bucket
+        return bucket
+
+    def check(self, address: str, token: str | None) -> Decision:
+        """Spend a point for a request from `address` (and `token`), or refuse it."""
+        now = self.clock.monotonic()
+        keys = [(IP_ADDRESS, address)]
+        if token:
+            keys.append((ACCOUNT, token))
+        buckets = [(key[0], self._bucket(key)) for key in keys]
+        for _, bucket in buckets:
+            bucket.refresh(now)
+        blocked = [(kind, b) for kind, b in buckets if b.available <= 0]
+        if blocked:
+            # Report the key that stays blocked longest: it decides when a retry can succeed.
+            kind, bucket = max(blocked, key=lambda item: item[1].next_point_at(now))
+            wait = max(0.0, bucket.next_point_at(now) - now)
+            return self._decision(False, kind, 0, wait)
+        for _, bucket in buckets:
+            bucket.spend(now)
+        kind, bucket = min(buckets, key=lambda item: item[1].available)
+        reset_in = self._reset_in(bucket, now)
+        return self._decision(True, kind, bucket.available, reset_in, retry_after=0.0)
+
+    @staticmethod
+    def _reset_in(bucket: _Buckets, now: float) -> float:
+        pools = [p for p in (bucket.static, bucket.burst) if p.refill_at is not None]
+        return min((p.refill_at or now) - now for p in pools) if pools else 0.0
+
+    def _decision(
+        self,
+        allowed: bool,
+        kind: str,
+        remaining: int,
+        reset_in: float,
+        retry_after: float | None = None,
+    ) -> Decision:
+        return Decision(
+            allowed=allowed,
+            limit_type=kind,
+            limit_per_second=self.config.static_limit,
+            limit_burst=self.config.burst_limit,
+            remaining=remaining,
+            reset=self.clock.now() + timedelta(seconds=reset_in),
+            retry_after=reset_in if retry_after is None else retry_after,
+        )

@@ -1,0 +1,1 @@
+"""The API's routes, one module per area; each handler is a thin call into `simulator.actions`."""

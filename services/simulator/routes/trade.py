@@ -1,0 +1,73 @@
+"""Markets and shipyards from a ship: sell, purchase, refuel, buy ships, fit mounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from simulator.actions import trading
+from simulator.routes.deps import AgentDep, GameDep, ShipDep, ok
+
+router = APIRouter(prefix="/my/ships")
+
+
+class TradeRequest(BaseModel):
+    symbol: str = Field(min_length=1)
+    units: int
+
+
+class RefuelRequest(BaseModel):
+    units: int | None = Field(default=None, ge=1)
+    fromCargo: bool = False
+
+
+class MountRequest(BaseModel):
+    symbol: str = Field(min_length=1)
+
+
+class PurchaseShipRequest(BaseModel):
+    shipType: str = Field(min_length=1)
+    waypointSymbol: str = Field(min_length=1)
+
+
+@router.post("", status_code=201)
+async def purchase_ship(agent: AgentDep, game: GameDep, body: PurchaseShipRequest) -> JSONResponse:
+    data = trading.buy_ship(game, agent, body.shipType.upper(), body.waypointSymbol.upper())
+    return ok(data, 201)
+
+
+@router.post("/{ship_symbol}/sell", status_code=201)
+async def sell_cargo(
+    ship: ShipDep, agent: AgentDep, game: GameDep, body: TradeRequest
+) -> JSONResponse:
+    return ok(trading.sell(game, agent, ship, body.symbol.upper(), body.units), 201)
+
+
+@router.post("/{ship_symbol}/purchase", status_code=201)
+async def purchase_cargo(
+    ship: ShipDep, agent: AgentDep, game: GameDep, body: TradeRequest
+) -> JSONResponse:
+    return ok(trading.purchase(game, agent, ship, body.symbol.upper(), body.units), 201)
+
+
+@router.post("/{ship_symbol}/refuel")
+async def refuel_ship(
+    ship: ShipDep, agent: AgentDep, game: GameDep, body: RefuelRequest | None = None
+) -> JSONResponse:
+    request = body or RefuelRequest()
+    return ok(trading.refuel(game, agent, ship, request.units, request.fromCargo))
+
+
+@router.post("/{ship_symbol}/mounts/install", status_code=201)
+async def install_mount(
+    ship: ShipDep, agent: AgentDep, game: GameDep, body: MountRequest
+) -> JSONResponse:
+    return ok(trading.install_mount(game, agent, ship, body.symbol.upper()), 201)
+
+
+@router.post("/{ship_symbol}/mounts/remove", status_code=201)
+async def remove_mount(
+    ship: ShipDep, agent: AgentDep, game: GameDep, body: MountRequest
+) -> JSONResponse:
+    return ok(trading.remove_mount(game, agent, ship, body.symbol.upper()), 201)

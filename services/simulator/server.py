@@ -1,0 +1,155 @@
+"""Serving the simulator with uvicorn: in a background thread or task for tests and benchmarks,
+or in the foreground for the `flotilla simulator` service.
+
+The listening socket is bound before the server starts, so the port is never lost to a race;
+signals are left to the caller (the service runner handles SIGTERM itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from simulator.app import API_PREFIX, create_app
+from simulator.clock import Clock
+from simulator.config import SimulatorConfig
+
+START_TIMEOUT_SECONDS = 20.0
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket on `host:port` (port 0: a free one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}{API_PREFIX}"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: whoever runs it decides when it stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def uvicorn_server(app: FastAPI) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        lifespan="off",
+        ws="none",
+        http="h11",
+        timeout_graceful_shutdown=5,
+    )
+    return _Server(config)
+
+
+async def serve_until(server: uvicorn.Server, sock: socket.socket, stop: asyncio.Event) -> None:
+    """Serve on `sock` until `stop` is set, then shut down gracefully."""
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        server.should_exit = True
+        await serving
+
+
+@contextlib.asynccontextmanager
+async def running_simulator_async(
+    config: SimulatorConfig | None = None, clock: Clock | None = None, host: str = "127.0.0.1"
+) -> AsyncIterator[str]:
+    """Serve a simulator on a free port in the current event loop; yield its `…/v2` URL."""
+    app = create_app(config or SimulatorConfig(), clock)
+    sock = bind_socket(host)
+    url = base_url(sock)
+    server = uvicorn_server(app)
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_until(server, sock, stop))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the simulator stopped while starting")
+            await asyncio.sleep(0.01)
+        yield url
+    finally:
+        stop.set()
+        await task
+        sock.close()
+
+
+@contextlib.contextmanager
+def running_simulator(
+    config: SimulatorConfig | None = None, clock: Clock | None = None, host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """Serve a simulator on a free port from a background thread until the block ends; yield
+    its base URL, e.g. `http://127.0.0.1:43123/v2`, once it answers."""
+    app = create_app(config or SimulatorConfig(), clock)
+    sock = bind_socket(host)
+    url = base_url(sock)
+    server = uvicorn_server(app)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(serve_until(server, sock, stop))
+        except BaseException as exc:  # reported to the caller below
+            failure.append(exc)
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=run, name="simulator-server", daemon=True)
+    thread.start()
+    try:
+        _wait_until_answering(url, thread, failure)
+        yield url
+    finally:
+        if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        sock.close()
+
+
+def _wait_until_answering(url: str, thread: threading.Thread, failure: list[BaseException]) -> None:
+    health = url.removesuffix(API_PREFIX) + "/health"  # outside /v2: spends no rate limit
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if failure:
+                raise RuntimeError("the simulator failed to start") from failure[0]
+            if not thread.is_alive():
+                raise RuntimeError("the simulator stopped while starting")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(health).status_code == 200:
+                    return
+            time.sleep(0.02)
+    raise TimeoutError(f"the simulator at {url} did not answer in {START_TIMEOUT_SECONDS}s")

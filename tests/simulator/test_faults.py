@@ -1,0 +1,83 @@
+"""Fault injection: 500s, 502s, bare HTML 429s, dropped connections and added latency."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator.app import ConnectionDropped
+from simulator.config import SimulatorConfig
+from simulator.faults import Fault, FaultInjector
+from simulator.server import running_simulator_async
+
+
+async def test_a_500_is_a_json_error_counted_by_the_rate_limit(make_client: Any) -> None:
+    client = make_client(SimulatorConfig(fault_500_rate=1.0))
+    response = await client.get("/systems")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == 500
+    assert response.headers["x-ratelimit-remaining"] == "31"
+
+
+async def test_a_502_comes_from_the_edge_as_html(make_client: Any) -> None:
+    client = make_client(SimulatorConfig(fault_502_rate=1.0))
+    response = await client.get("/systems")
+    assert response.status_code == 502
+    assert response.headers["content-type"].startswith("text/html")
+    assert "x-ratelimit-remaining" not in response.headers
+
+
+async def test_an_html_429_has_no_headers_to_go_by(make_client: Any) -> None:
+    client = make_client(SimulatorConfig(fault_html_429_rate=1.0))
+    response = await client.get("/systems")
+    assert response.status_code == 429
+    assert response.text.startswith("<html>")
+    assert "retry-after" not in response.headers
+    assert not any(h.startswith("x-ratelimit") for h in response.headers)
+
+
+async def test_a_dropped_connection_fails_in_process(make_client: Any) -> None:
+    client = make_client(SimulatorConfig(fault_drop_rate=1.0))
+    with pytest.raises(ConnectionDropped):
+        await client.get("/systems")
+
+
+async def test_a_dropped_connection_gets_no_response_over_http() -> None:
+    config = SimulatorConfig(fault_drop_rate=1.0, rate_limit_enabled=False)
+    async with running_simulator_async(config) as url, httpx.AsyncClient(base_url=url) as client:
+        with pytest.raises(httpx.TransportError):
+            await client.get("/systems")
+        # The server itself is fine: paths outside /v2 are never faulted.
+        health = await client.get(url.removesuffix("/v2") + "/health")
+        assert health.status_code == 200
+
+
+async def test_latency_is_added_to_every_response(make_client: Any) -> None:
+    client = make_client(SimulatorConfig(latency_ms=60, rate_limit_enabled=False))
+    started = time.monotonic()
+    await client.get("/")
+    assert time.monotonic() - started >= 0.06
+
+
+def test_fault_draws_are_reproducible_and_follow_the_rates() -> None:
+    config = SimulatorConfig(
+        fault_500_rate=0.1,
+        fault_502_rate=0.1,
+        fault_html_429_rate=0.1,
+        fault_drop_rate=0.1,
+        fault_seed=42,
+    )
+    injector, again = FaultInjector(config), FaultInjector(config)
+    draws = [injector.draw() for _ in range(4000)]
+    assert draws == [again.draw() for _ in range(4000)]
+    for fault in (Fault.ERROR_500, Fault.ERROR_502, Fault.HTML_429, Fault.DROP):
+        assert 300 < draws.count(fault) < 500
+    assert 2200 < draws.count(Fault.NONE) < 2600
+
+
+def test_fault_rates_cannot_add_up_to_more_than_one() -> None:
+    with pytest.raises(ValueError):
+        SimulatorConfig(fault_500_rate=0.6, fault_drop_rate=0.6)
