@@ -1,0 +1,1 @@
+"""Alembic migrations of the persister's schema; run them with `flotilla migrate`."""

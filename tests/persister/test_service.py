@@ -1,0 +1,336 @@
+"""The persister end to end over real NATS (JetStream) and real PostgreSQL: coalescing, any
+delivery order, dead letters that never block, crashes between commit and ack, traces."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+import nats
+import psycopg
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from flotilla import names
+from flotilla.telemetry import inject_headers
+from flotilla.topology import ensure_topology
+from flotilla.v1 import cluster_pb2, events_pb2
+from persister import migrate
+from persister.database import open_pool
+from persister.service import Persister
+
+
+async def _dead_letters(nats_url: str, expected: int) -> list[cluster_pb2.DeadLetter]:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(
+            names.dead_letter_subject(names.PERSISTER_CONSUMER), stream=names.DEAD_LETTER_STREAM
+        )
+        letters: list[cluster_pb2.DeadLetter] = []
+        while len(letters) < expected:
+            for msg in await sub.fetch(expected - len(letters), timeout=10):
+                letters.append(cluster_pb2.DeadLetter.FromString(msg.data))
+                await msg.ack()
+        return letters
+    finally:
+        await nc.close()
+
+
+def _sample(metrics: Any, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels or None)
+    return float(value or 0.0)
+
+
+async def test_coalescing_writes_only_the_newest_state_of_each_ship(
+    nats_url: str,
+    migrated_url: str,
+    events: Any,
+    make_settings: Any,
+    start_persister: Any,
+    publish: Any,
+    eventually: Any,
+    drained: Any,
+    rows_in: Any,
+) -> None:
+    outgoing = [
+        events.ship(f"AGENT-{ship}", version, fuel=(version, 400), behaviour="mine")
+        for version in range(1, 41)
+        for ship in range(1, 6)
+    ]
+    await publish(nats_url, outgoing)
+    settings = make_settings(nats_url, migrated_url, persister_batch_size=1000)
+    async with start_persister(settings) as running:
+        await eventually(lambda: drained(nats_url), what="every event acked")
+        stats = running.persister.stats
+        metrics = running.persister.metrics
+    assert await rows_in(migrated_url, "ships") == 5
+    with psycopg.connect(migrated_url) as conn:
+        rows = conn.execute("SELECT version, fuel_current, behaviour FROM ships").fetchall()
+    assert set(rows) == {(40, 40, "mine")}
+    assert stats.events["ship"] == 200
+    assert stats.rows["ships"] < 200 / 5  # 40 versions of a ship cost far fewer row writes
+    assert _sample(metrics, "flotilla_persister_events_total", type="ship") == 200
+    assert _sample(metrics, "flotilla_persister_coalescing_ratio_sum") > _sample(
+        metrics, "flotilla_persister_coalescing_ratio_count"
+    )
+    assert _sample(metrics, "flotilla_persister_write_seconds_count") >= 1
+    assert _sample(metrics, "flotilla_persister_batch_size_sum") == 200
+
+
+async def test_out_of_order_and_duplicate_deliveries_leave_the_same_rows(
+    nats_url: str,
+    migrated_url: str,
+    reference_url: str,
+    events: Any,
+    make_settings: Any,
+    start_persister: Any,
+    publish: Any,
+    eventually: Any,
+    drained: Any,
+    dump: Any,
+    write_reference: Any,
+) -> None:
+    outgoing = events.mixed(400)
+    await write_reference(reference_url, outgoing)
+    rng = random.Random(11)
+    delivered = outgoing + rng.sample(outgoing, 150)
+    rng.shuffle(delivered)
+    # Without Nats-Msg-Id the stream keeps duplicates, as after a publisher's late retry.
+    await publish(nats_url, delivered, msg_id=False)
+    settings = make_settings(nats_url, migrated_url, persister_batch_size=37)
+    async with start_persister(settings):
+        await eventually(lambda: drained(nats_url), what="every event acked")
+    assert await dump(migrated_url) == await dump(reference_url)
+
+
+async def test_a_poison_message_is_dead_lettered_with_its_reason_while_later_ones_are_written(
+    nats_url: str,
+    migrated_url: str,
+    events: Any,
+    make_settings: Any,
+    start_persister: Any,
+    publish: Any,
+    eventually: Any,
+    drained: Any,
+    rows_in: Any,
+) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_topology(js)
+        await js.publish(names.TRANSACTION_SUBJECT, events.transaction(1, 10).payload)
+        await js.publish(names.SHIP_STATE_SUBJECT, b"\xff\xfe not a protobuf message")
+        no_time = events_pb2.AgentState(
+            event_id="0b0e6f4e-3c1d-4e59-9a7e-2f1f0c0d0e0f", symbol="AGENT"
+        )
+        await js.publish(names.AGENT_SUBJECT, no_time.SerializeToString())
+        await js.publish("flotilla.events.weather", b"{}", headers={"traceparent": "x"})
+    finally:
+        await nc.close()
+    later = [events.transaction(1, 20 + n) for n in range(30)]
+    await publish(nats_url, later)
+
+    settings = make_settings(nats_url, migrated_url, persister_batch_size=8)
+    async with start_persister(settings) as running:
+        await eventually(lambda: drained(nats_url), what="every event acked, poison included")
+        metrics = running.persister.metrics
+    assert await rows_in(migrated_url, "transactions") == 31
+
+    letters = {letter.subject: letter for letter in await _dead_letters(nats_url, 3)}
+    assert set(letters) == {
+        names.SHIP_STATE_SUBJECT,
+        names.AGENT_SUBJECT,
+        "flotilla.events.weather",
+    }
+    undecodable = letters[names.SHIP_STATE_SUBJECT]
+    assert undecodable.payload == b"\xff\xfe not a protobuf message"
+    assert undecodable.reason.startswith("cannot decode as flotilla.v1.ShipState")
+    assert undecodable.consumer == "persister"
+    assert undecodable.failed_at.seconds > 0
+    assert letters[names.AGENT_SUBJECT].reason == "contract violation: observed_at is not set"
+    assert "unknown subject" in letters["flotilla.events.weather"].reason
+    assert letters["flotilla.events.weather"].headers["traceparent"] == "x"
+    assert _sample(metrics, "flotilla_persister_dead_letters_total", reason="undecodable") == 1
+    assert _sample(metrics, "flotilla_persister_dead_letters_total", reason="contract") == 1
+
+
+async def test_an_event_the_database_refuses_is_dead_lettered_and_its_batch_is_written(
+    nats_url: str,
+    migrated_url: str,
+    events: Any,
+    make_settings: Any,
+    start_persister: Any,
+    publish: Any,
+    eventually: Any,
+    drained: Any,
+    rows_in: Any,
+) -> None:
+    # A NUL character is valid in a protobuf string and passes the contract, but PostgreSQL
+    # text cannot hold it: the batch fails, is split, and only that event is dead-lettered.
+    outgoing = [events.ship(f"AGENT-{n}", 1, fuel=(n, 100)) for n in range(20)]
+    refused = events.ship("AGENT-NUL", 1, role="EXCAVATOR\x00", fuel=(1, 100))
+    outgoing.insert(7, refused)
+    await publish(nats_url, outgoing)
+    settings = make_settings(nats_url, migrated_url, persister_batch_size=100)
+    async with start_persister(settings):
+        await eventually(lambda: drained(nats_url), what="every event acked")
+    assert await rows_in(migrated_url, "ships") == 20
+    [letter] = await _dead_letters(nats_url, 1)
+    assert letter.payload == refused.payload
+    assert letter.reason.startswith("database rejected the event: ")
+
+
+class SimulatedCrash(Exception):
+    """Stands for the process dying after its transaction committed, before it acked."""
+
+
+class CrashBeforeFirstAck(Persister):
+    async def ack(self, msgs: Any) -> None:
+        raise SimulatedCrash
+
+
+async def test_a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing(
+    nats_url: str,
+    migrated_url: str,
+    reference_url: str,
+    events: Any,
+    make_settings: Any,
+    start_persister: Any,
+    publish: Any,
+    eventually: Any,
+    drained: Any,
+    dump: Any,
+    write_reference: Any,
+    rows_in: Any,
+) -> None:
+    outgoing = events.mixed(300)
+    await write_reference(reference_url, outgoing)
+    await publish(nats_url, outgoing)
+    settings = make_settings(
+        nats_url, migrated_url, persister_batch_size=120, persister_ack_wait_seconds=1.0
+    )
+    async with start_persister(settings, CrashBeforeFirstAck) as crashing:
+        with pytest.raises(BaseExceptionGroup) as crashed:
+            await crashing.task
+        assert crashed.group_contains(SimulatedCrash)
+    committed = await rows_in(migrated_url, "request_log")
+    assert committed > 0  # a batch was committed and never acked
+
+    # The unacked batch is redelivered once its ack wait passes; writing it again must change
+    # nothing (in particular, no rollup may count it twice).
+    async with start_persister(settings) as running:
+        await eventually(lambda: drained(nats_url), what="every event acked")
+        assert running.persister.stats.events.total() >= len(outgoing)
+    assert await dump(migrated_url) == await dump(reference_url)
+
+
+async def test_each_batch_has_a_span_linked_to_the_traces_of_its_events(
+    nats_url: str,
+    migrated_url: str,
+    events: Any,
+    make_settings: Any,
+    eventually: Any,
+    drained: Any,
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    trace_ids = set()
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_topology(js)
+        for n in range(3):
+            with tracer.start_as_current_span(f"dispatcher-{n}") as span:
+                trace_ids.add(span.get_span_context().trace_id)
+                headers = inject_headers()
+            out = events.ship(f"AGENT-{n}", 1, fuel=(1, 2))
+            await js.publish(out.subject, out.payload, headers=headers)
+    finally:
+        await nc.close()
+
+    settings = make_settings(nats_url, migrated_url)
+    nc = await nats.connect(nats_url)
+    pool = await open_pool(settings)
+    stopping = asyncio.Event()
+    persister = Persister(settings, nc, pool, tracer=provider.get_tracer("persister"))
+    task = asyncio.create_task(persister.run(stopping))
+    try:
+        await eventually(lambda: drained(nats_url), what="every event acked")
+    finally:
+        stopping.set()
+        await task
+        await pool.close()
+        await nc.close()
+    batches = [s for s in exporter.get_finished_spans() if s.name == "persister.batch"]
+    assert batches
+    linked = {link.context.trace_id for span in batches for link in span.links}
+    assert linked == trace_ids
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+async def test_the_persister_waits_for_the_schema_before_consuming(
+    nats_url: str,
+    database_url: str,
+    events: Any,
+    make_settings: Any,
+    start_persister: Any,
+    publish: Any,
+    eventually: Any,
+    drained: Any,
+    rows_in: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await publish(nats_url, [events.transaction(1, 10)])
+    caplog.set_level(logging.WARNING, logger="persister")
+    settings = make_settings(nats_url, database_url)
+    async with start_persister(settings):
+        await eventually(
+            lambda: any("schema is not there yet" in r.getMessage() for r in caplog.records),
+            what="the persister to report the missing schema",
+        )
+        assert not await drained(nats_url)
+        migrate.upgrade(database_url)
+        await eventually(lambda: drained(nats_url), what="every event acked")
+    assert await rows_in(database_url, "transactions") == 1
+
+
+async def test_a_deleted_consumer_is_created_again_and_consuming_goes_on(
+    nats_url: str,
+    migrated_url: str,
+    events: Any,
+    make_settings: Any,
+    start_persister: Any,
+    publish: Any,
+    eventually: Any,
+    drained: Any,
+    rows_in: Any,
+) -> None:
+    settings = make_settings(nats_url, migrated_url)
+    async with start_persister(settings):
+        await publish(nats_url, [events.transaction(1, n) for n in range(1, 11)])
+        await eventually(lambda: drained(nats_url), what="the first events acked")
+        nc = await nats.connect(nats_url)
+        try:
+            await nc.jetstream().delete_consumer(names.EVENTS_STREAM, names.PERSISTER_CONSUMER)
+        finally:
+            await nc.close()
+        await publish(nats_url, [events.transaction(1, n) for n in range(11, 21)])
+        await eventually(
+            lambda: _count_is(rows_in, migrated_url, "transactions", 20),
+            what="the events published after the deletion",
+        )
+        await eventually(lambda: drained(nats_url), what="everything acked again")
+    # The new consumer delivered the whole stream again; the writes were idempotent.
+    assert await rows_in(migrated_url, "transactions") == 20
+
+
+async def _count_is(rows_in: Any, url: str, table: str, expected: int) -> bool:
+    return int(await rows_in(url, table)) == expected
