@@ -5,7 +5,7 @@ serves it on a free port for tests and benchmarks, and `flotilla simulator` runs
 service.
 """
 
-from simulator.clock import Clock, ManualClock, SystemClock
+from flotilla.clock import Clock, ManualClock, SystemClock
 from simulator.config import SimulatorConfig
 
 __all__ = ["Clock", "ManualClock", "SimulatorConfig", "SystemClock"]

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from simulator.clock import Clock, SystemClock
+from flotilla.clock import Clock, SystemClock
 from simulator.config import SimulatorConfig
 from simulator.errors import INTERNAL_ERROR, ApiError, ErrorCode
 from simulator.faults import HTML_429_BODY, HTML_502_BODY, Fault, FaultInjector

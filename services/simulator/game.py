@@ -16,8 +16,8 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
+from flotilla.clock import Clock
 from simulator import catalog, mechanics
-from simulator.clock import Clock
 from simulator.config import SimulatorConfig
 from simulator.errors import ApiError, ErrorCode, not_found
 from simulator.mechanics import Timeline

@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from simulator.clock import Clock
+from flotilla.clock import Clock
 
 FLIGHT_MODES = ("DRIFT", "STEALTH", "CRUISE", "BURN")
 # Seconds per distance unit at engine speed 1; the API's navigate multipliers since v2.1.

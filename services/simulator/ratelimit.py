@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from simulator.clock import Clock
+from flotilla.clock import Clock
 from simulator.config import SimulatorConfig
 
 IP_ADDRESS = "IP Address"

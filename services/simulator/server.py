@@ -18,8 +18,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from flotilla.clock import Clock
 from simulator.app import API_PREFIX, create_app
-from simulator.clock import Clock
 from simulator.config import SimulatorConfig
 
 START_TIMEOUT_SECONDS = 20.0

@@ -22,8 +22,8 @@ from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
+from flotilla.clock import ManualClock
 from simulator.app import create_app
-from simulator.clock import ManualClock
 from simulator.config import SimulatorConfig
 
 BASE = "https://spacetraders.invalid/"

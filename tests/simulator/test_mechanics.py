@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from flotilla.clock import ManualClock
 from simulator import mechanics
-from simulator.clock import ManualClock
 from simulator.mechanics import Timeline
 
 

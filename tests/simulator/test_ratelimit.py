@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from simulator.clock import ManualClock
+from flotilla.clock import ManualClock
 from simulator.config import SimulatorConfig
 from simulator.ratelimit import RateLimiter
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.clock import ManualClock
+from flotilla.clock import ManualClock
 from simulator.game import Game
 
 

@@ -1,0 +1,77 @@
+"""Time as an injected object, so that schedulers, limiters, cooldowns and flights can be tested
+over minutes of simulated time without sleeping.
+
+Three readings: `monotonic()` for intervals (never jumps with the wall clock; asyncio's loop uses
+the same clock), `time()` for wall-clock seconds since the epoch, and `now()` for the UTC
+timestamps the API reports (arrivals, cooldown expirations).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """A source of time."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes backwards (only differences matter)."""
+        ...
+
+    def time(self) -> float:
+        """Wall-clock seconds since the Unix epoch."""
+        ...
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The machine's real clocks."""
+
+    def monotonic(self) -> float:
+        return _time.monotonic()
+
+    def time(self) -> float:
+        return _time.time()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+DEFAULT_MANUAL_START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told to; all three readings advance together."""
+
+    def __init__(
+        self, start: datetime = DEFAULT_MANUAL_START, *, monotonic_start: float = 0.0
+    ) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start time")
+        self._start = start.astimezone(UTC)
+        self._monotonic_start = monotonic_start
+        self._elapsed = 0.0
+
+    def monotonic(self) -> float:
+        return self._monotonic_start + self._elapsed
+
+    def time(self) -> float:
+        return self._start.timestamp() + self._elapsed
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._elapsed)
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by `seconds` (never backwards)."""
+        if seconds < 0:
+            raise ValueError("a clock cannot go backwards")
+        self._elapsed += seconds
+
+    def advance_to(self, monotonic: float) -> None:
+        """Move time forward to the monotonic instant `monotonic` (no-op if already past it)."""
+        self._elapsed = max(self._elapsed, monotonic - self._monotonic_start)
