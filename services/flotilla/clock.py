@@ -55,23 +55,28 @@ class ManualClock:
             raise ValueError("ManualClock needs a timezone-aware start time")
         self._start = start.astimezone(UTC)
         self._monotonic_start = monotonic_start
-        self._elapsed = 0.0
+        # Kept as the monotonic reading itself (not start + elapsed) so that advancing to an
+        # instant computed from earlier readings lands on it exactly, with no rounding.
+        self._monotonic = monotonic_start
+
+    def _elapsed(self) -> float:
+        return self._monotonic - self._monotonic_start
 
     def monotonic(self) -> float:
-        return self._monotonic_start + self._elapsed
+        return self._monotonic
 
     def time(self) -> float:
-        return self._start.timestamp() + self._elapsed
+        return self._start.timestamp() + self._elapsed()
 
     def now(self) -> datetime:
-        return self._start + timedelta(seconds=self._elapsed)
+        return self._start + timedelta(seconds=self._elapsed())
 
     def advance(self, seconds: float) -> None:
         """Move time forward by `seconds` (never backwards)."""
         if seconds < 0:
             raise ValueError("a clock cannot go backwards")
-        self._elapsed += seconds
+        self._monotonic += seconds
 
     def advance_to(self, monotonic: float) -> None:
         """Move time forward to the monotonic instant `monotonic` (no-op if already past it)."""
-        self._elapsed = max(self._elapsed, monotonic - self._monotonic_start)
+        self._monotonic = max(self._monotonic, monotonic)

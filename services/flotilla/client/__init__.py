@@ -1,0 +1,81 @@
+"""The client other services use to call the SpaceTraders API through the gateway.
+
+    transport = GatewayTransport(nc, agent="MY-AGENT")   # agent "" = the gateway's default
+    api = SpaceTradersClient(transport, default_deadline_seconds=30)
+    try:
+        result = await api.extract("MY-AGENT-1")
+    except CooldownActive as exc:
+        await sleep_until(exc.expiration)
+
+Methods return typed results (`flotilla.client.models`); failures raise typed errors
+(`flotilla.client.errors`): `ApiError` subclasses when the API refused the call, and
+`CallExpired`, `GatewayOverloaded`, `OutcomeUnknown`, `CallFailed`, `CallRejected` or
+`GatewayUnavailable` when there is no API answer to act on.
+"""
+
+from flotilla.client.errors import (
+    AlreadyAtDestination,
+    ApiError,
+    CallError,
+    CallExpired,
+    CallFailed,
+    CallRejected,
+    CargoFull,
+    CargoMissing,
+    ContractError,
+    CooldownActive,
+    GatewayError,
+    GatewayOverloaded,
+    GatewayUnavailable,
+    InsufficientCredits,
+    InsufficientFuel,
+    MarketDoesNotTrade,
+    NotDocked,
+    NotFound,
+    NotInOrbit,
+    OutcomeUnknown,
+    RateLimited,
+    ShipInTransit,
+    SurveyUnusable,
+    TradeVolumeExceeded,
+    Unauthorized,
+    api_error,
+    error_for,
+)
+from flotilla.client.spacetraders import SpaceTradersClient, system_of
+from flotilla.client.transport import CallRequest, GatewayTransport, Transport
+
+__all__ = [
+    "AlreadyAtDestination",
+    "ApiError",
+    "CallError",
+    "CallExpired",
+    "CallFailed",
+    "CallRejected",
+    "CallRequest",
+    "CargoFull",
+    "CargoMissing",
+    "ContractError",
+    "CooldownActive",
+    "GatewayError",
+    "GatewayOverloaded",
+    "GatewayTransport",
+    "GatewayUnavailable",
+    "InsufficientCredits",
+    "InsufficientFuel",
+    "MarketDoesNotTrade",
+    "NotDocked",
+    "NotFound",
+    "NotInOrbit",
+    "OutcomeUnknown",
+    "RateLimited",
+    "ShipInTransit",
+    "SpaceTradersClient",
+    "SurveyUnusable",
+    "TradeVolumeExceeded",
+    "Transport",
+    "Unauthorized",
+    "api_error",
+    "error_for",
+    "system_of",
+]

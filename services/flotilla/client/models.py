@@ -1,0 +1,495 @@
+"""Typed results of SpaceTraders API calls: the parts of the API's JSON models that Flotilla
+uses, with snake_case attributes. Unknown fields are ignored, and fields the fleet can live
+without are optional, so a newer server does not break an older client."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class ApiModel(BaseModel):
+    """Base of every result: camelCase in the JSON, snake_case in Python, immutable."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+    def to_api(self) -> dict[str, Any]:
+        """The model as the API's JSON (camelCase), e.g. to send a survey back."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+# --- agent -------------------------------------------------------------------------------------
+
+
+class Agent(ApiModel):
+    symbol: str
+    headquarters: str = ""
+    credits: int = 0
+    starting_faction: str = ""
+    ship_count: int = 0
+    account_id: str | None = None
+
+
+# --- ship parts ----------------------------------------------------------------------------------
+
+
+class Cooldown(ApiModel):
+    ship_symbol: str
+    total_seconds: int = 0
+    remaining_seconds: int = 0
+    expiration: datetime | None = None
+
+
+class RoutePoint(ApiModel):
+    symbol: str
+    type: str = ""
+    system_symbol: str = ""
+    x: int = 0
+    y: int = 0
+
+
+class ShipRoute(ApiModel):
+    origin: RoutePoint
+    destination: RoutePoint
+    departure_time: datetime
+    arrival: datetime
+
+
+class ShipNav(ApiModel):
+    system_symbol: str
+    waypoint_symbol: str
+    route: ShipRoute
+    status: str  # IN_TRANSIT, IN_ORBIT, DOCKED
+    flight_mode: str = "CRUISE"  # DRIFT, STEALTH, CRUISE, BURN
+
+
+class FuelConsumed(ApiModel):
+    amount: int
+    timestamp: datetime
+
+
+class ShipFuel(ApiModel):
+    current: int
+    capacity: int
+    consumed: FuelConsumed | None = None
+
+
+class CargoItem(ApiModel):
+    symbol: str
+    units: int
+    name: str = ""
+    description: str = ""
+
+
+class ShipCargo(ApiModel):
+    capacity: int
+    units: int
+    inventory: list[CargoItem] = Field(default_factory=list)
+
+    def units_of(self, symbol: str) -> int:
+        """Units of good `symbol` in the hold."""
+        return sum(item.units for item in self.inventory if item.symbol == symbol)
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.units
+
+
+class Requirements(ApiModel):
+    power: int | None = None
+    crew: int | None = None
+    slots: int | None = None
+
+
+class ShipMount(ApiModel):
+    symbol: str
+    name: str = ""
+    description: str = ""
+    strength: int | None = None
+    deposits: list[str] | None = None
+    requirements: Requirements | None = None
+
+
+class ShipModule(ApiModel):
+    symbol: str
+    name: str = ""
+    capacity: int | None = None
+    range: int | None = None
+    requirements: Requirements | None = None
+
+
+class ShipComponent(ApiModel):
+    """A frame, reactor or engine: the common fields."""
+
+    symbol: str
+    name: str = ""
+    condition: float | None = None
+    integrity: float | None = None
+    quality: float | None = None
+    module_slots: int | None = None
+    mounting_points: int | None = None
+    fuel_capacity: int | None = None
+    power_output: int | None = None
+    speed: int | None = None
+
+
+class ShipRegistration(ApiModel):
+    name: str
+    faction_symbol: str = ""
+    role: str = ""
+
+
+class ShipCrew(ApiModel):
+    current: int = 0
+    required: int = 0
+    capacity: int = 0
+    rotation: str = ""
+    morale: int = 0
+    wages: int = 0
+
+
+class Ship(ApiModel):
+    symbol: str
+    registration: ShipRegistration
+    nav: ShipNav
+    cargo: ShipCargo
+    fuel: ShipFuel
+    cooldown: Cooldown | None = None
+    frame: ShipComponent | None = None
+    reactor: ShipComponent | None = None
+    engine: ShipComponent | None = None
+    crew: ShipCrew | None = None
+    modules: list[ShipModule] = Field(default_factory=list)
+    mounts: list[ShipMount] = Field(default_factory=list)
+
+
+class ShipConditionEvent(ApiModel):
+    symbol: str
+    component: str = ""
+    name: str = ""
+    description: str = ""
+
+
+# --- transactions ------------------------------------------------------------------------------
+
+
+class MarketTransaction(ApiModel):
+    waypoint_symbol: str
+    ship_symbol: str
+    trade_symbol: str
+    type: str  # PURCHASE, SELL
+    units: int
+    price_per_unit: int
+    total_price: int
+    timestamp: datetime
+
+
+class ShipyardTransaction(ApiModel):
+    waypoint_symbol: str
+    ship_symbol: str = ""  # the API reports the ship *type* here
+    ship_type: str = ""
+    price: int = 0
+    agent_symbol: str = ""
+    timestamp: datetime | None = None
+
+
+class ShipModificationTransaction(ApiModel):
+    waypoint_symbol: str
+    ship_symbol: str
+    trade_symbol: str
+    total_price: int
+    timestamp: datetime | None = None
+
+
+# --- results of ship actions ---------------------------------------------------------------------
+
+
+class Yield(ApiModel):
+    symbol: str
+    units: int
+
+
+class Extraction(ApiModel):
+    ship_symbol: str
+    yield_: Yield = Field(alias="yield")
+
+
+class ExtractResult(ApiModel):
+    cooldown: Cooldown
+    extraction: Extraction
+    cargo: ShipCargo
+    events: list[ShipConditionEvent] = Field(default_factory=list)
+
+
+class Siphon(ApiModel):
+    ship_symbol: str
+    yield_: Yield = Field(alias="yield")
+
+
+class SiphonResult(ApiModel):
+    cooldown: Cooldown
+    siphon: Siphon
+    cargo: ShipCargo
+    events: list[ShipConditionEvent] = Field(default_factory=list)
+
+
+class SurveyDeposit(ApiModel):
+    symbol: str
+
+
+class Survey(ApiModel):
+    signature: str
+    symbol: str  # the waypoint surveyed
+    deposits: list[SurveyDeposit]
+    expiration: datetime
+    size: str  # SMALL, MODERATE, LARGE
+
+
+class SurveyResult(ApiModel):
+    cooldown: Cooldown
+    surveys: list[Survey]
+
+
+class NavigateResult(ApiModel):
+    nav: ShipNav
+    fuel: ShipFuel
+    events: list[ShipConditionEvent] = Field(default_factory=list)
+
+
+class JumpResult(ApiModel):
+    nav: ShipNav
+    cooldown: Cooldown
+    transaction: MarketTransaction | None = None
+    agent: Agent | None = None
+
+
+class TradeResult(ApiModel):
+    """The answer to a sell or a cargo purchase."""
+
+    agent: Agent
+    cargo: ShipCargo
+    transaction: MarketTransaction
+
+
+class RefuelResult(ApiModel):
+    agent: Agent
+    fuel: ShipFuel
+    transaction: MarketTransaction
+    cargo: ShipCargo | None = None
+
+
+class Chart(ApiModel):
+    waypoint_symbol: str | None = None
+    submitted_by: str | None = None
+    submitted_on: datetime | None = None
+
+
+class BuyShipResult(ApiModel):
+    agent: Agent
+    ship: Ship
+    transaction: ShipyardTransaction
+
+
+class MountResult(ApiModel):
+    agent: Agent
+    mounts: list[ShipMount]
+    cargo: ShipCargo
+    transaction: ShipModificationTransaction
+
+
+# --- systems, waypoints, markets, shipyards ----------------------------------------------------
+
+
+class WaypointTrait(ApiModel):
+    symbol: str
+    name: str = ""
+    description: str = ""
+
+
+class WaypointOrbital(ApiModel):
+    symbol: str
+
+
+class Waypoint(ApiModel):
+    symbol: str
+    type: str
+    system_symbol: str = ""
+    x: int = 0
+    y: int = 0
+    orbitals: list[WaypointOrbital] = Field(default_factory=list)
+    orbits: str | None = None
+    traits: list[WaypointTrait] = Field(default_factory=list)
+    chart: Chart | None = None
+    is_under_construction: bool = False
+
+    def has_trait(self, symbol: str) -> bool:
+        return any(t.symbol == symbol for t in self.traits)
+
+
+class ChartResult(ApiModel):
+    chart: Chart
+    waypoint: Waypoint
+    agent: Agent | None = None
+
+
+class ScanWaypointsResult(ApiModel):
+    cooldown: Cooldown
+    waypoints: list[Waypoint]
+
+
+class SystemWaypoint(ApiModel):
+    symbol: str
+    type: str
+    x: int = 0
+    y: int = 0
+    orbitals: list[WaypointOrbital] = Field(default_factory=list)
+    orbits: str | None = None
+
+
+class System(ApiModel):
+    symbol: str
+    sector_symbol: str = ""
+    type: str = ""
+    x: int = 0
+    y: int = 0
+    name: str | None = None
+    waypoints: list[SystemWaypoint] = Field(default_factory=list)
+
+
+class TradeGood(ApiModel):
+    symbol: str
+    name: str = ""
+    description: str = ""
+
+
+class MarketTradeGood(ApiModel):
+    symbol: str
+    type: str  # EXPORT, IMPORT, EXCHANGE
+    trade_volume: int
+    supply: str
+    purchase_price: int
+    sell_price: int
+    activity: str | None = None
+
+
+class Market(ApiModel):
+    symbol: str
+    exports: list[TradeGood] = Field(default_factory=list)
+    imports: list[TradeGood] = Field(default_factory=list)
+    exchange: list[TradeGood] = Field(default_factory=list)
+    transactions: list[MarketTransaction] | None = None
+    trade_goods: list[MarketTradeGood] | None = None  # only with a ship present
+
+    def good(self, symbol: str) -> MarketTradeGood | None:
+        """The listed good `symbol` with its prices (None if unlisted or no ship present)."""
+        for good in self.trade_goods or []:
+            if good.symbol == symbol:
+                return good
+        return None
+
+
+class ShipyardShipType(ApiModel):
+    type: str
+
+
+class ShipyardShip(ApiModel):
+    type: str
+    name: str = ""
+    purchase_price: int = 0
+    supply: str | None = None
+    activity: str | None = None
+    frame: ShipComponent | None = None
+    reactor: ShipComponent | None = None
+    engine: ShipComponent | None = None
+    modules: list[ShipModule] = Field(default_factory=list)
+    mounts: list[ShipMount] = Field(default_factory=list)
+
+
+class Shipyard(ApiModel):
+    symbol: str
+    ship_types: list[ShipyardShipType] = Field(default_factory=list)
+    modifications_fee: int = 0
+    transactions: list[ShipyardTransaction] | None = None
+    ships: list[ShipyardShip] | None = None  # only with a ship present
+
+
+# --- contracts ---------------------------------------------------------------------------------
+
+
+class ContractPayment(ApiModel):
+    on_accepted: int
+    on_fulfilled: int
+
+
+class ContractDeliverGood(ApiModel):
+    trade_symbol: str
+    destination_symbol: str
+    units_required: int
+    units_fulfilled: int
+
+
+class ContractTerms(ApiModel):
+    deadline: datetime
+    payment: ContractPayment
+    deliver: list[ContractDeliverGood] = Field(default_factory=list)
+
+
+class Contract(ApiModel):
+    id: str
+    faction_symbol: str
+    type: str
+    terms: ContractTerms
+    accepted: bool
+    fulfilled: bool
+    expiration: datetime | None = None
+    deadline_to_accept: datetime | None = None
+
+
+class ContractResult(ApiModel):
+    """The answer to accepting or fulfilling a contract."""
+
+    agent: Agent
+    contract: Contract
+
+
+class DeliverResult(ApiModel):
+    contract: Contract
+    cargo: ShipCargo
+
+
+class NegotiateResult(ApiModel):
+    contract: Contract
+
+
+class Registration(ApiModel):
+    """The answer to registering an agent (its token is a secret: do not log it)."""
+
+    agent: Agent
+    token: str = Field(repr=False)
+    ships: list[Ship] = Field(default_factory=list)
+    contract: Contract | None = None
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing, with the listing's total size."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[T]
+    total: int
+    page: int
+    limit: int
+
+    @property
+    def last(self) -> bool:
+        return self.page * self.limit >= self.total
