@@ -252,13 +252,17 @@ class Game:
         return shipyard
 
     def refresh_market(self, market: Market) -> None:
-        """Let production and consumption move supply back towards each good's equilibrium."""
+        """Let production and consumption move supply back towards each good's equilibrium.
+
+        Exchange goods are neither produced nor consumed here: only trades move them.
+        """
         now = self.time.now()
         for good in market.goods.values():
-            elapsed = self.time.game_seconds_between(good.updated_at, now)
-            good.supply_index = mechanics.supply_recovered(
-                good.supply_index, good.equilibrium, elapsed
-            )
+            if good.type != "EXCHANGE":
+                elapsed = self.time.game_seconds_between(good.updated_at, now)
+                good.supply_index = mechanics.supply_recovered(
+                    good.supply_index, good.equilibrium, elapsed
+                )
             good.updated_at = now
 
     def has_ship_at(self, agent: Agent, waypoint_symbol: str) -> bool:

@@ -224,7 +224,7 @@ async def test_surveys_guide_extraction_until_they_expire_or_run_out(
     await player.ok("POST", f"{ship}/extract", {"survey": fresh}, 201)
 
 
-async def test_prices_move_with_trades_and_recover_over_time(
+async def test_prices_move_with_trades_and_exports_recover_over_time(
     player: Player, clock: ManualClock
 ) -> None:
     ship = f"/my/ships/{player.frigate}"
@@ -233,18 +233,23 @@ async def test_prices_move_with_trades_and_recover_over_time(
     anonymous = (await player.client.get(market_path)).json()["data"]
     assert "tradeGoods" not in anonymous  # prices only with a ship present
     goods = {g["symbol"]: g for g in (await player.ok("GET", market_path))["tradeGoods"]}
-    fuel = goods["FUEL"]
+    assert goods["FUEL"]["type"] == "EXCHANGE"
+    export = next(g for g in goods.values() if g["type"] == "EXPORT")
     for _ in range(3):
         await player.ok("POST", f"{ship}/purchase", {"symbol": "FUEL", "units": 10}, 201)
+    await player.ok("POST", f"{ship}/purchase", {"symbol": export["symbol"], "units": 5}, 201)
     after = {g["symbol"]: g for g in (await player.ok("GET", market_path))["tradeGoods"]}
-    assert after["FUEL"]["purchasePrice"] > fuel["purchasePrice"]
+    assert after["FUEL"]["purchasePrice"] > goods["FUEL"]["purchasePrice"]
+    assert after[export["symbol"]]["purchasePrice"] > export["purchasePrice"]
     clock.advance(3600)  # ten game hours at time scale 10
-    recovered = {g["symbol"]: g for g in (await player.ok("GET", market_path))["tradeGoods"]}
-    assert recovered["FUEL"]["purchasePrice"] == fuel["purchasePrice"]
+    later = {g["symbol"]: g for g in (await player.ok("GET", market_path))["tradeGoods"]}
+    # Production brings the export back; an exchange good moves only with trades.
+    assert later[export["symbol"]]["purchasePrice"] == export["purchasePrice"]
+    assert later["FUEL"]["purchasePrice"] == after["FUEL"]["purchasePrice"]
     sale = await player.ok("POST", f"{ship}/sell", {"symbol": "FUEL", "units": 30}, 201)
     assert sale["transaction"]["type"] == "SELL"
     market = (await player.ok("GET", market_path))["transactions"]
-    assert [t["type"] for t in market] == ["PURCHASE"] * 3 + ["SELL"]
+    assert [t["type"] for t in market] == ["PURCHASE"] * 4 + ["SELL"]
 
 
 async def test_trade_rules(make_client: Any, register: Any) -> None:
