@@ -419,7 +419,10 @@ class Gateway:
                 started = self.clock.monotonic()
                 try:
                     response = await session.client.send(request)
-                except httpx.TransportError as exc:
+                except asyncio.CancelledError:
+                    group.limiter.settle(progress.permit)  # no answer will come for it
+                    raise
+                except httpx.RequestError as exc:  # transport errors, and a body not decodable
                     group.limiter.settle(progress.permit)
                     elapsed = self.clock.monotonic() - started
                     progress.wire += elapsed

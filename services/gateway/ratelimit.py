@@ -410,6 +410,7 @@ class TwoPoolRateLimiter:
         now = self._clock.monotonic()
         permit.sent_at = now
         self._sent.append(now)
+        self._trim_sent(now)
         window = self._window(permit.pool)
         if permit.opens_window and self._same_window(permit, permit.pool):
             window.anchor = now
@@ -549,11 +550,15 @@ class TwoPoolRateLimiter:
         if headers.limit_burst is not None and headers.limit_burst != self._burst.limit:
             self._burst.limit = headers.limit_burst
 
+    def _trim_sent(self, now: float) -> None:
+        # Trimmed on every send too, not only when metrics are scraped: bounded without a scraper.
+        while self._sent and self._sent[0] <= now - 60.0:
+            self._sent.popleft()
+
     def utilisation(self) -> float:
         """Requests sent in the last minute as a fraction of the sustained maximum."""
         now = self._clock.monotonic()
-        while self._sent and self._sent[0] <= now - 60.0:
-            self._sent.popleft()
+        self._trim_sent(now)
         per_minute = 60.0 * (
             self._static.limit / self._static.period + self._burst.limit / self._burst.period
         )

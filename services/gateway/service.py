@@ -121,7 +121,7 @@ class GatewayService:
 
     async def drain(self, grace_seconds: float) -> None:
         """Stop taking calls, answer the queued ones as shutting down, and give calls on the
-        wire up to `grace_seconds` to finish."""
+        wire up to `grace_seconds` to finish; those still running then are cancelled."""
         if self._subscription is not None:
             try:
                 await self._subscription.unsubscribe()
@@ -131,6 +131,12 @@ class GatewayService:
         self._gateway.stop_accepting()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        late = set(self._tasks)
+        if late:
+            log.warning("%d calls still on the wire after the grace period: cancelled", len(late))
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
 
 async def add_configured_agents(

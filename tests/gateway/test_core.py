@@ -194,6 +194,24 @@ async def test_a_sell_that_fails_ambiguously_is_not_repeated_and_reported_unknow
     assert "outcome unknown" in result.error_message
 
 
+async def test_an_undecodable_answer_to_a_sell_is_unknown_and_frees_its_permit(
+    fake_api: FakeApi,
+) -> None:
+    """Not every httpx failure is a transport error: a body that cannot be decoded must still
+    end in a result (not an exception) and settle the permit it was sent with."""
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"not gzip", headers={"content-encoding": "gzip"})
+
+    fake_api.handler = answer
+    async with fake_gateway(fake_api) as gateway:
+        result = (await gateway.execute(call("POST", "/my/ships/S/sell", body={}))).result
+        outstanding = len(gateway.groups[0].limiter._outstanding)
+    assert result.outcome == CallOutcome.CALL_OUTCOME_UNKNOWN
+    assert result.attempts == 1 and "DecodingError" in result.error_message
+    assert outstanding == 0
+
+
 async def test_a_read_survives_502_500_and_a_dropped_connection(fake_api: FakeApi) -> None:
     script: list[httpx.Response | Exception] = [
         httpx.Response(502, text="<html>Bad Gateway</html>"),
