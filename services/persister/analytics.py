@@ -88,11 +88,11 @@ class Credits:
         return self.gross - self.spent
 
     @property
-    def gross_per_hour(self) -> float:
+    def cph_gross(self) -> float:
         return self.gross / self.hours
 
     @property
-    def net_per_hour(self) -> float:
+    def cph_net(self) -> float:
         return self.net / self.hours
 
 
@@ -128,25 +128,10 @@ class ActiveShips:
 
 
 @dataclass(frozen=True)
-class Earnings:
-    """Credits of one ship or one behaviour in a window."""
+class Earnings(Credits):
+    """Credits of one ship or one behaviour (`key`) in a window."""
 
     key: str
-    gross: int
-    spent: int
-    hours: float
-
-    @property
-    def net(self) -> int:
-        return self.gross - self.spent
-
-    @property
-    def cph_gross(self) -> float:
-        return self.gross / self.hours
-
-    @property
-    def cph_net(self) -> float:
-        return self.net / self.hours
 
 
 @dataclass(frozen=True)
@@ -160,11 +145,11 @@ class FleetStats:
 
     @property
     def cph_gross(self) -> float:
-        return self.credits.gross_per_hour
+        return self.credits.cph_gross
 
     @property
     def cph_net(self) -> float:
-        return self.credits.net_per_hour
+        return self.credits.cph_net
 
     @property
     def requests(self) -> int:
@@ -348,7 +333,7 @@ async def _earnings_by(
         _params(span, agent),
     )
     earnings = [
-        Earnings(str(key), int(gross), int(spent), span.hours)
+        Earnings(gross=int(gross), spent=int(spent), hours=span.hours, key=str(key))
         for key, gross, spent in await cur.fetchall()
     ]
     return sorted(earnings, key=lambda e: (-e.net, e.key))
