@@ -240,10 +240,22 @@ class Persister:
         return True
 
     async def ack(self, msgs: Sequence[Msg]) -> None:
-        """Acknowledge messages whose events are committed."""
+        """Acknowledge messages whose events are committed.
+
+        An ack that fails (the connection is closing, say) is logged, not raised: the events are
+        committed and JetStream redelivers them after the ack wait, which rewrites nothing.
+        """
         for msg in msgs:
+            if await self._ack_one(msg):
+                self.stats.acked += 1
+
+    async def _ack_one(self, msg: Msg) -> bool:
+        try:
             await msg.ack()
-        self.stats.acked += len(msgs)
+        except Exception as exc:
+            log.warning("ack failed (%s); JetStream will redeliver the event", _describe(exc))
+            return False
+        return True
 
     async def _write_until_done(
         self, held: list[Held], stopping: asyncio.Event, span: Span
@@ -323,7 +335,7 @@ class Persister:
             # Not acked: JetStream redelivers it and the next attempt tries again.
             log.error("could not publish a dead letter (%s); leaving it unacked", _describe(exc))
             return
-        await msg.ack()
+        await self._ack_one(msg)
         self.stats.dead_letters += 1
         self.metrics.dead_letters.labels(category).inc()
         log.warning(

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Any
+from typing import Any, cast
 
 import nats
 import psycopg
 import pytest
+from nats.js.api import ConsumerConfig
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -334,3 +335,37 @@ async def test_a_deleted_consumer_is_created_again_and_consuming_goes_on(
 
 async def _count_is(rows_in: Any, url: str, table: str, expected: int) -> bool:
     return int(await rows_in(url, table)) == expected
+
+
+async def test_a_failed_ack_is_logged_not_raised_and_the_event_is_redelivered(
+    nats_url: str,
+    database_url: str,
+    make_settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(nats_url, database_url)
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_topology(js)
+    await js.publish(names.REQUEST_LOG_SUBJECT, b"committed event")
+    config = ConsumerConfig(durable_name="ack-test", ack_wait=1.0)
+    sub = await js.pull_subscribe(names.EVENTS_SUBJECTS, "ack-test", config=config)
+    [msg] = await sub.fetch(1, timeout=5)
+    persister = Persister(settings, nc, cast(Any, None))
+    await nc.close()  # the connection goes away between commit and ack
+
+    with caplog.at_level(logging.WARNING, logger="persister"):
+        await persister.ack([msg])  # must not raise: it would end the persister
+    assert persister.stats.acked == 0
+    assert "ack failed" in caplog.text
+
+    again_nc = await nats.connect(nats_url)
+    try:
+        again = await again_nc.jetstream().pull_subscribe(
+            names.EVENTS_SUBJECTS, "ack-test", config=config
+        )
+        [redelivered] = await again.fetch(1, timeout=10)
+        assert redelivered.data == b"committed event"
+        assert redelivered.metadata.num_delivered == 2
+    finally:
+        await again_nc.close()
