@@ -15,6 +15,7 @@ from nats.aio.subscription import Subscription
 from opentelemetry.context import Context
 
 from flotilla import names
+from flotilla.probes import ProbeServer
 from flotilla.telemetry import configure_tracing, extract_context
 from flotilla.topology import connect, ensure_topology
 from flotilla.v1.api_pb2 import ApiCall, ApiResult, CallOutcome
@@ -26,7 +27,6 @@ from gateway.agents import (
 )
 from gateway.core import Gateway
 from gateway.metrics import GatewayMetrics
-from gateway.probes import ProbeServer
 from gateway.request_log import RequestLogPublisher
 from gateway.settings import GatewaySettings
 

@@ -26,10 +26,12 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, StatusCode, Tracer
+from prometheus_client import generate_latest
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from flotilla import names
+from flotilla.probes import Check, ProbeServer, flag_check
 from flotilla.telemetry import configure_tracing, extract_context
 from flotilla.topology import connect, ensure_topology
 from persister.coalesce import coalesce_batch
@@ -39,7 +41,6 @@ from persister.database import open_pool
 from persister.dead_letters import publish_dead_letter
 from persister.metrics import PersisterMetrics
 from persister.migrate import alembic_config
-from persister.probes import ProbeServer
 from persister.settings import PersisterSettings
 from persister.writer import BatchWriter, WriteResult
 
@@ -388,12 +389,12 @@ def _trace_links(msgs: Sequence[Msg]) -> list[Link]:
     return links
 
 
-def readiness_checks(persister: Persister) -> dict[str, bool]:
+def readiness_checks(persister: Persister) -> dict[str, Check]:
     """What `/readyz` reports: NATS connected, database reachable, schema migrated."""
     return {
-        "nats": persister.nc.is_connected,
-        "database": persister.database_ok,
-        "schema": persister.schema_ready,
+        "nats": flag_check(lambda: persister.nc.is_connected),
+        "database": flag_check(lambda: persister.database_ok),
+        "schema": flag_check(lambda: persister.schema_ready),
     }
 
 
@@ -416,10 +417,9 @@ async def main(settings: PersisterSettings, stack: AsyncExitStack, stopping: asy
         probes = ProbeServer(
             settings.persister_metrics_host,
             settings.persister_metrics_port,
-            metrics.registry,
-            lambda: readiness_checks(persister),
+            checks=readiness_checks(persister),
+            metrics=lambda: generate_latest(metrics.registry),
         )
-        probes.start()
-        stack.callback(probes.close)
-        log.info("probes and metrics on port %d (/healthz, /readyz, /metrics)", probes.port)
+        await probes.start()
+        stack.push_async_callback(probes.close)
     await persister.run(stopping)

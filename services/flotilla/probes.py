@@ -1,5 +1,5 @@
-"""A minimal HTTP endpoint for Kubernetes probes and Prometheus: `/healthz` (the process
-answers), `/readyz` (every dependency is ok, with which are not) and `/metrics`.
+"""The HTTP endpoint every service serves for Kubernetes probes and Prometheus: `/healthz` (the
+process answers), `/readyz` (every dependency is ok, with which are not) and `/metrics`.
 
 It is a few lines on `asyncio.start_server` rather than a web framework, so that it adds no
 signal handling or threads of its own to the service.
@@ -13,10 +13,19 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-log = logging.getLogger("gateway.probes")
+log = logging.getLogger("flotilla.probes")
 
 Check = Callable[[], Awaitable[tuple[bool, str]]]
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def flag_check(flag: Callable[[], bool]) -> Check:
+    """A check that reads a flag the service keeps up to date (no I/O on the probe's path)."""
+
+    async def check() -> tuple[bool, str]:
+        return flag(), ""
+
+    return check
 
 
 class ProbeServer:
@@ -62,7 +71,7 @@ class ProbeServer:
                     ok, detail = await check()
             except Exception as exc:  # a check that fails to run is a failing check
                 ok, detail = False, f"check failed: {exc!r}"
-            results[name] = ("ok: " if ok else "failing: ") + detail
+            results[name] = ("ok" if ok else "failing") + (f": {detail}" if detail else "")
             ready = ready and ok
         return ready, results
 
