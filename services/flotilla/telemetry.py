@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, propagate
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from flotilla.settings import ServiceSettings
 
+__all__ = ["extract_context", "inject_headers", "tracer_provider"]
 
-def configure_tracing(service: str, settings: ServiceSettings) -> TracerProvider:
-    """Install a tracer provider for `service`; export over OTLP/HTTP when an endpoint is set.
+
+def tracer_provider(service: str, settings: ServiceSettings) -> TracerProvider:
+    """A tracer provider for `service`; it exports over OTLP/HTTP when an endpoint is set.
 
     Without `OTEL_EXPORTER_OTLP_ENDPOINT` spans are still created (trace context still flows
-    between services) but go nowhere.
+    between services) but go nowhere. The kit installs it as the global provider only in a
+    service's own process, so tests can run several services side by side.
     """
     name = settings.otel_service_name or f"flotilla-{service}"
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
@@ -26,7 +29,6 @@ def configure_tracing(service: str, settings: ServiceSettings) -> TracerProvider
 
         endpoint = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    trace.set_tracer_provider(provider)
     return provider
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import nats
-from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BucketNotFoundError
@@ -50,18 +49,6 @@ BUCKETS = (
     BucketSpec(names.PLAN_BUCKET, history=10),
     BucketSpec(names.ASSIGNMENTS_BUCKET),
 )
-
-
-async def connect(url: str, name: str) -> NatsClient:
-    """Connect to NATS, retrying for a while at start-up (the server may be starting too)."""
-    return await nats.connect(
-        url,
-        name=name,
-        connect_timeout=2,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        allow_reconnect=True,
-    )
 
 
 async def ensure_topology(js: JetStreamContext) -> None:

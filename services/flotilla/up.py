@@ -1,8 +1,10 @@
 """`flotilla up`: the whole system on one machine.
 
-Starts embedded PostgreSQL and NATS with their data under `.flotilla/`, then every installed
-service as a child process whose log lines are prefixed with its name; on Ctrl-C or SIGTERM it
-stops the services (SIGTERM, then SIGKILL after a grace period) and then both servers.
+Takes the data folder (`.flotilla/`, one `flotilla up` at a time), starts embedded PostgreSQL
+and NATS with their data there, migrates the database, then starts every declared service
+(`flotilla.registry`) as a child process whose log lines are prefixed with its name, each with
+its probes on a free port of 127.0.0.1. On Ctrl-C or SIGTERM it stops the services (SIGTERM,
+then SIGKILL after a grace period), then both servers, and removes the files it wrote.
 """
 
 from __future__ import annotations
@@ -10,63 +12,64 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from flotilla.local_servers import NatsServer, PostgresServer, ServerError, die_with_parent
+from flotilla.kit.local import ChildSpec, LocalStack
+from flotilla.local_servers import (
+    NatsServer,
+    PostgresServer,
+    ServerError,
+    die_with_parent,
+    free_port,
+)
+from flotilla.registry import declared
+from flotilla.settings import DatabaseSettings, ServiceSettings, env_name
+
+__all__ = ["DataDirInUse", "Supervisor", "command", "data_dir_lock", "register", "run_up"]
 
 SERVICE_STOP_GRACE_SECONDS = 15.0
+LOCK_FILE = "up.lock"
+LOCAL_HOST = "127.0.0.1"
+# A token in the environment means: play the real game, not the simulator.
+REAL_GAME_VARIABLES = ("FLOTILLA_SPACETRADERS_TOKEN", "FLOTILLA_SPACETRADERS_AGENT_TOKENS")
 
 
-@dataclass
-class ChildSpec:
-    """A service process `flotilla up` runs: its name, `flotilla` arguments and extra env."""
-
-    name: str
-    args: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    # What to print in the summary besides the pid, e.g. a URL to open.
-    where: str = ""
+class DataDirInUse(Exception):
+    """Another `flotilla up` holds the data folder."""
 
 
-@dataclass
-class LocalStack:
-    """Addresses of the servers every service of a local run shares."""
-
-    data_dir: Path
-    nats_url: str
-    database_url: str
-
-
-def child_specs(stack: LocalStack, args: argparse.Namespace) -> list[ChildSpec]:
-    """The services to start, in order.
-
-    Each installed service's `cli` module contributes through `up_specs(stack, args)`, returning
-    its `ChildSpec`s.
-    """
-    from flotilla.cli import installed_services, service_cli
-
-    specs: list[ChildSpec] = []
-    for package in installed_services():
-        up_specs = getattr(service_cli(package), "up_specs", None)
-        if up_specs is not None:
-            specs.extend(up_specs(stack, args))
-    return specs
-
-
-async def prepare_services(stack: LocalStack, out: TextIO) -> None:
-    """Run each installed service's one-shot `up_prepare(stack, out)` (e.g. migrations) in order,
-    before any service starts."""
-    from flotilla.cli import installed_services, service_cli
-
-    for package in installed_services():
-        up_prepare = getattr(service_cli(package), "up_prepare", None)
-        if up_prepare is not None:
-            await up_prepare(stack, out)
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[Path]:
+    """Hold the data folder for this run (an advisory lock on `up.lock`, which records the
+    pid); raise `DataDirInUse` naming the process that holds it. The file is removed after."""
+    path = data_dir / LOCK_FILE
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise DataDirInUse(
+            f"{data_dir} is in use by another flotilla up (pid {holder}); stop it first, "
+            "or give this one another --data-dir"
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        handle.close()
 
 
 class Supervisor:
@@ -77,13 +80,15 @@ class Supervisor:
         self.children: dict[str, asyncio.subprocess.Process] = {}
         self.pumps: list[asyncio.Task[None]] = []
         self.exited = asyncio.Event()
-        self.width = 10
+        self.width = 12
 
     def emit(self, name: str, line: str) -> None:
+        """Write one line of child `name`'s output, prefixed with its name."""
         self.out.write(f"{name:<{self.width}}| {line}\n")
         self.out.flush()
 
     async def start(self, spec: ChildSpec, base_env: dict[str, str]) -> asyncio.subprocess.Process:
+        """Start `spec` as `python -m flotilla.cli <args>` with `base_env` and its own env."""
         env = {**os.environ, **base_env, **spec.env}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -128,27 +133,41 @@ class Supervisor:
         await asyncio.gather(*self.pumps, return_exceptions=True)
 
 
+def _with_probes(spec: ChildSpec) -> tuple[ChildSpec, str]:
+    """`spec` with its probe endpoint on a free local port; and that endpoint's URL."""
+    port = free_port(LOCAL_HOST)
+    env = {
+        env_name(ServiceSettings, "probes", "host"): LOCAL_HOST,
+        env_name(ServiceSettings, "probes", "port"): str(port),
+        **spec.env,
+    }
+    return ChildSpec(spec.name, spec.args, env, spec.where, spec.provides), (
+        f"http://{LOCAL_HOST}:{port}"
+    )
+
+
 def print_summary(
     out: TextIO,
     postgres: PostgresServer,
     nats_server: NatsServer,
-    running: list[tuple[ChildSpec, int]],
+    running: list[tuple[ChildSpec, int, str]],
 ) -> None:
+    """What is running, with pids and addresses that work from this machine."""
     lines = [
         "Flotilla is running:",
-        f"  {'postgres':<10} pid {postgres.pid:<8} {postgres.url}",
-        f"  {'nats':<10} pid {nats_server.pid:<8} {nats_server.url}",
+        f"  {'postgres':<12} pid {postgres.pid:<8} {postgres.url}",
+        f"  {'nats':<12} pid {nats_server.pid:<8} {nats_server.url}",
     ]
-    for spec, pid in running:
-        lines.append(f"  {spec.name:<10} pid {pid:<8} {spec.where}".rstrip())
-    if not running:
-        lines.append("  (no services are installed yet: only the servers run)")
+    for spec, pid, probes in running:
+        where = f"  {spec.where}" if spec.where else ""
+        lines.append(f"  {spec.name:<12} pid {pid:<8} probes {probes}/readyz{where}")
     lines.append("Logs follow, prefixed by service. Press Ctrl-C to stop everything.")
     out.write("\n".join(lines) + "\n")
     out.flush()
 
 
 async def run_up(args: argparse.Namespace, data_dir: Path, out: TextIO) -> int:
+    """Start everything, wait for Ctrl-C (or a service exiting), stop everything."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -163,17 +182,31 @@ async def run_up(args: argparse.Namespace, data_dir: Path, out: TextIO) -> int:
     try:
         await asyncio.to_thread(postgres.start)
         await asyncio.to_thread(nats_server.start)
-        stack = LocalStack(data_dir=data_dir, nats_url=nats_server.url, database_url=postgres.url)
+        stack = LocalStack(
+            data_dir=data_dir,
+            nats_url=nats_server.url,
+            database_url=postgres.url,
+            real_game=any(os.environ.get(name) for name in REAL_GAME_VARIABLES),
+        )
         base_env = {
-            "FLOTILLA_NATS_URL": stack.nats_url,
-            "FLOTILLA_DATABASE_URL": stack.database_url,
-            "FLOTILLA_LOG_FORMAT": "text",
+            env_name(ServiceSettings, "nats_url"): stack.nats_url,
+            env_name(DatabaseSettings, "database", "url"): stack.database_url,
+            env_name(ServiceSettings, "log_format"): "text",
         }
-        await prepare_services(stack, out)
-        running: list[tuple[ChildSpec, int]] = []
-        for spec in child_specs(stack, args):
-            proc = await supervisor.start(spec, base_env)
-            running.append((spec, proc.pid))
+        out.write("migrating the database schema ...\n")
+        out.flush()
+        from flotilla.db import migrate
+
+        await asyncio.to_thread(migrate.upgrade, stack.database_url)
+        running: list[tuple[ChildSpec, int, str]] = []
+        for service in declared():
+            if service.local is None:
+                continue
+            for spec in service.local(stack):
+                spec, probes = _with_probes(spec)
+                proc = await supervisor.start(spec, base_env)
+                stack.endpoints.update(spec.provides)
+                running.append((spec, proc.pid, probes))
         print_summary(out, postgres, nats_server, running)
 
         stop_wait = asyncio.create_task(stopping.wait())
@@ -201,12 +234,19 @@ async def run_up(args: argparse.Namespace, data_dir: Path, out: TextIO) -> int:
 
 
 def command(args: argparse.Namespace) -> int:
+    """`flotilla up`."""
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(run_up(args, data_dir, sys.stdout))
+    try:
+        with data_dir_lock(data_dir):
+            return asyncio.run(run_up(args, data_dir, sys.stdout))
+    except DataDirInUse as exc:
+        print(f"flotilla up: {exc}", file=sys.stderr)
+        return 1
 
 
 def register(subparsers: Any) -> None:
+    """Add `flotilla up`."""
     parser = subparsers.add_parser(
         "up",
         help="start PostgreSQL, NATS and every service locally (Ctrl-C stops all)",

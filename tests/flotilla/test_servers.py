@@ -9,13 +9,14 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import KeyWrongLastSequenceError
 
 from flotilla import names
-from flotilla.topology import connect, ensure_topology
+from flotilla.kit.nats import open_nats
+from flotilla.topology import ensure_topology
 
 
 async def test_jetstream_publish_is_consumed_by_a_durable_consumer_that_resumes(
     nats_url: str,
 ) -> None:
-    nc = await connect(nats_url, "test")
+    nc = await open_nats(nats_url, "test")
     try:
         js = nc.jetstream()
         await ensure_topology(js)
@@ -38,7 +39,7 @@ async def test_jetstream_publish_is_consumed_by_a_durable_consumer_that_resumes(
 
 
 async def test_kv_compare_and_set_fails_on_a_stale_revision(nats_url: str) -> None:
-    nc = await connect(nats_url, "test")
+    nc = await open_nats(nats_url, "test")
     try:
         js = nc.jetstream()
         await ensure_topology(js)

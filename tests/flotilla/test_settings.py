@@ -36,7 +36,7 @@ def test_importing_the_shared_package_reads_no_settings() -> None:
     # An invalid environment must not break imports: settings are built when a service starts.
     env = {"FLOTILLA_LOG_LEVEL": "LOUD", "PATH": ""}
     code = (
-        "import flotilla.settings, flotilla.runner, flotilla.topology, flotilla.up, flotilla.cli;"
+        "import flotilla.settings, flotilla.kit, flotilla.topology, flotilla.up, flotilla.cli;"
         "print('imported')"
     )
     result = subprocess.run(

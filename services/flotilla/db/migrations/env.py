@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from persister.schema import TABLE_NAMES, metadata
+from flotilla.db.schema import TABLE_NAMES, metadata
 
 # An arbitrary constant that names "the migration lock" among PostgreSQL advisory locks.
 MIGRATION_LOCK_KEY = 0x666C6F74696C6C61  # "flotilla"
@@ -18,7 +18,7 @@ MIGRATION_LOCK_KEY = 0x666C6F74696C6C61  # "flotilla"
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Compare only the persister's tables (SQLModel's metadata is shared by every package)."""
+    """Compare only Flotilla's tables (SQLModel's metadata is shared by every package)."""
     return type_ != "table" or name in TABLE_NAMES
 
 

@@ -4,7 +4,7 @@ operator steers by and the conductor shows.
 Usage (any `psycopg.AsyncConnection` to the Flotilla database, e.g. from a pool)::
 
     from datetime import UTC, datetime, timedelta
-    from persister import analytics
+    from flotilla.db import analytics
 
     async with pool.connection() as conn:
         stats = await analytics.fleet_stats(conn, now=datetime.now(UTC), window=timedelta(hours=1))

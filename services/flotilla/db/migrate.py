@@ -7,9 +7,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from persister.database import sqlalchemy_url
+from flotilla.db.urls import sqlalchemy_url
 
-SCRIPT_LOCATION = "persister:migrations"
+SCRIPT_LOCATION = "flotilla.db:migrations"
 
 
 def alembic_config(database_url: str | None = None) -> Config:

@@ -1,7 +1,7 @@
 """The database schema as SQLModel tables: the newest state per key, the append-only records,
 the per-minute rollups behind the analytics, and the fleet plan the conductor records.
 
-The Alembic migrations in `persister.migrations` create exactly these tables (a test compares
+The Alembic migrations in `flotilla.db.migrations` create exactly these tables (a test compares
 them). Design notes:
 
 - State tables hold the newest state per key and carry what decides "newer": `ships` has one
@@ -365,7 +365,7 @@ TABLES = (
     FleetRoleRecord,
     ShipAssignmentRecord,
 )
-# The names the persister's migrations own. SQLModel keeps every package's tables in one shared
+# The names Flotilla's migrations own. SQLModel keeps every package's tables in one shared
 # metadata; Alembic compares only these.
 TABLE_NAMES = frozenset(str(table.__tablename__) for table in TABLES)
 metadata = SQLModel.metadata

@@ -10,8 +10,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from flotilla.timestamps import to_datetime
 from flotilla.v1 import fleet_pb2
-from persister.contract import to_datetime
 
 _PLAN_SQL = """
 INSERT INTO fleet_plans (version, working_capital_floor, updated_at, updated_by)

@@ -45,8 +45,8 @@ def _text_array(name: str, *, nullable: bool = False) -> sa.Column[object]:
     return sa.Column(name, TEXT_ARRAY, nullable=nullable)
 
 
-# The views (for dashboards and ad-hoc SQL; the Python API in persister.analytics computes the
-# same figures from the rollup tables). Income and expense kinds match persister.analytics.
+# The views (for dashboards and ad-hoc SQL; the Python API in flotilla.db.analytics computes the
+# same figures from the rollup tables). Income and expense kinds match flotilla.db.analytics.
 FLEET_MINUTES_VIEW = """
 CREATE VIEW fleet_minutes AS
 WITH credits AS (

@@ -1,0 +1,1 @@
+"""Alembic migrations of Flotilla's schema; run them with `flotilla migrate`."""

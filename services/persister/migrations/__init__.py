@@ -1,1 +1,0 @@
-"""Alembic migrations of the persister's schema; run them with `flotilla migrate`."""
