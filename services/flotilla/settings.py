@@ -19,7 +19,7 @@ import os
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 __all__ = [
     "ENV_PREFIX",
+    "INLINE",
     "DatabaseSection",
     "DatabaseSettings",
     "LogFormat",
@@ -57,6 +58,12 @@ def setting_env(name: str) -> dict[str, Any]:
     """`json_schema_extra` that gives a field an environment variable of its own, e.g.
     `Field(default=None, json_schema_extra=setting_env("OTEL_SERVICE_NAME"))`."""
     return {"env": name}
+
+
+# `json_schema_extra` of a section field whose settings keep the enclosing prefix, e.g. a
+# simulator's `SimulatorConfig` inside its settings: `FLOTILLA_SIMULATOR_SEED`, not
+# `FLOTILLA_SIMULATOR_CONFIG_SEED`.
+INLINE: Final[dict[str, Any]] = {"inline": True}
 
 
 class Section(BaseModel):
@@ -250,11 +257,12 @@ def leaves(settings_cls: type[BaseModel]) -> Iterator[SettingsLeaf]:
         for name, info in model.model_fields.items():
             here = _declaring_prefix(settings_cls, name) if model is settings_cls else prefix
             section = section_type(info.annotation)
+            extra = info.json_schema_extra
             if section is not None:
-                inner = section.env_prefix or f"{here}{name.upper()}_"
+                inline = isinstance(extra, dict) and extra.get("inline") is True
+                inner = section.env_prefix or (here if inline else f"{here}{name.upper()}_")
                 yield from walk(section, inner, (*path, name))
                 continue
-            extra = info.json_schema_extra
             explicit = extra.get("env") if isinstance(extra, dict) else None
             env = str(explicit) if explicit else f"{here}{name.upper()}"
             yield SettingsLeaf((*path, name), env, info, info.annotation)

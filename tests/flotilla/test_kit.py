@@ -263,3 +263,17 @@ async def test_sigterm_drains_and_closes_resources_in_reverse_order() -> None:
     await asyncio.wait_for(serve(service, ExampleSettings(probes={"port": "off"})), timeout=10)
     await sender
     assert events == ["drained", "closed second resource", "closed first resource"]
+
+
+def test_an_inline_section_keeps_the_enclosing_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flotilla.settings import INLINE, env_name
+
+    class Inlined(ServiceSettings):
+        """Settings whose tuning section is inline."""
+
+        settings_prefix = "FLOTILLA_INLINED_"
+        tuning: Tuning = Field(default_factory=Tuning, json_schema_extra=INLINE)
+
+    assert env_name(Inlined, "tuning", "level") == "FLOTILLA_INLINED_LEVEL"
+    monkeypatch.setenv("FLOTILLA_INLINED_LEVEL", "9")
+    assert load_settings(Inlined).tuning.level == 9
