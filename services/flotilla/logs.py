@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+__all__ = ["JsonFormatter", "TextFormatter", "configure_logging", "redact"]
+
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -36,6 +38,7 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        """One JSON object: time, level, service, logger, message and the record's extras."""
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -54,6 +57,7 @@ class TextFormatter(logging.Formatter):
     """Formats a record as `time level logger: message key=value ...` for a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """One line: time, level, logger, message and the record's extras as key=value."""
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
         extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
         line = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"

@@ -13,6 +13,8 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
+__all__ = ["PROMETHEUS_TEXT", "Check", "ProbeServer", "flag_check"]
+
 log = logging.getLogger("flotilla.probes")
 
 Check = Callable[[], Awaitable[tuple[bool, str]]]
@@ -48,6 +50,7 @@ class ProbeServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
+        """Listen; with port 0 the port chosen is in `self.port` afterwards."""
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         sockets = self._server.sockets
         if sockets:

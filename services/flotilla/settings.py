@@ -30,6 +30,7 @@ __all__ = [
     "INLINE",
     "DatabaseSection",
     "DatabaseSettings",
+    "EnvironmentSource",
     "LogFormat",
     "LogLevel",
     "ProbeSection",
@@ -171,6 +172,7 @@ class ServiceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Values given in code (and options) first, then the environment by the naming rule."""
         # Values given in code (and command-line options, which arrive that way) win over the
         # environment, which is read by the one naming rule of this module.
         return (init_settings, EnvironmentSource(settings_cls))
@@ -309,9 +311,11 @@ class EnvironmentSource(PydanticBaseSettingsSource):
         self._environ = os.environ if environ is None else environ
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: the whole mapping is built at once in `__call__`."""
         return None, field_name, False  # everything happens in __call__
 
     def __call__(self) -> dict[str, Any]:
+        """Every setting whose variable is set, nested by section."""
         flat: dict[tuple[str, ...], Any] = {}
         for leaf in leaves(self.settings_cls):
             raw = self._environ.get(leaf.env)

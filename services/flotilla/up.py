@@ -31,7 +31,15 @@ from flotilla.local_servers import (
 from flotilla.registry import declared
 from flotilla.settings import DatabaseSettings, ServiceSettings, env_name
 
-__all__ = ["DataDirInUse", "Supervisor", "command", "data_dir_lock", "register", "run_up"]
+__all__ = [
+    "DataDirInUse",
+    "Supervisor",
+    "command",
+    "data_dir_lock",
+    "print_summary",
+    "register",
+    "run_up",
+]
 
 SERVICE_STOP_GRACE_SECONDS = 15.0
 LOCK_FILE = "up.lock"

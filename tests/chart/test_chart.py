@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from flotilla.chart import (
+from tools.chart import (
     DEFAULT_KUBERNETES_VERSION,
     ChartLintError,
     ChartRenderError,

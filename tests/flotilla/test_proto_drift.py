@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flotilla.protogen import SERVICES_ROOT, generate, proto_files
+from tools.protogen import SERVICES_ROOT, generate, proto_files
 
 
 def test_regenerating_the_wire_contract_changes_nothing(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Generates the Python modules and type stubs for the wire contract in `proto/flotilla/v1`.
 
-`python -m flotilla.protogen` writes them into `services/flotilla/v1/`; `generate(out_dir)` is
+`python -m tools.protogen` writes them into `services/flotilla/v1/`; `generate(out_dir)` is
 what the drift test calls to compare a fresh generation with the committed files.
 """
 
@@ -11,7 +11,7 @@ import importlib.resources
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 PROTO_ROOT = REPO_ROOT / "proto"
 SERVICES_ROOT = REPO_ROOT / "services"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi")

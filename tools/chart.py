@@ -1,6 +1,6 @@
 """Checks the Helm chart in `charts/flotilla` without a cluster: lint, render, validate.
 
-`python -m flotilla.chart` (and `make chart`) lints the chart, renders it with its default
+`python -m tools.chart` (and `make chart`) lints the chart, renders it with its default
 values and with every example values file in `charts/flotilla/ci/`, validates each rendered
 manifest against the Kubernetes JSON schemas, prints a short summary and exits non-zero on
 any problem. The Helm v4 SDK (`helm_python`) does the Helm part, so no `helm` binary is needed.
@@ -18,8 +18,8 @@ import helm_python as helm
 import kubernetes_validate
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not a dependency
 
-#: The chart in the source tree (services/flotilla/chart.py -> charts/flotilla).
-DEFAULT_CHART_DIR = Path(__file__).resolve().parents[2] / "charts" / "flotilla"
+#: The chart in the source tree (tools/chart.py -> charts/flotilla).
+DEFAULT_CHART_DIR = Path(__file__).resolve().parents[1] / "charts" / "flotilla"
 
 #: The newest Kubernetes release whose schemas the pinned kubernetes-validate ships.
 DEFAULT_KUBERNETES_VERSION = "1.37"
@@ -187,7 +187,7 @@ def _check_values(
 def main(argv: list[str] | None = None) -> int:
     """Lint, render and validate the chart with default and example values; 0 when all pass."""
     parser = argparse.ArgumentParser(
-        prog="python -m flotilla.chart",
+        prog="python -m tools.chart",
         description="Lint the Flotilla Helm chart, render it with its default values and with "
         "each ci/*.yaml values file, and validate the manifests against Kubernetes schemas.",
     )
