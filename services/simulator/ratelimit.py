@@ -108,19 +108,17 @@ class RateLimiter:
     """Two-pool limits for every client address and agent token seen."""
 
     def __init__(self, config: SimulatorConfig, clock: Clock) -> None:
-        self.config = config
+        self.limits = config.rate_limit
         self.clock = clock
         self._buckets: dict[tuple[str, str], _Buckets] = {}
 
     def _bucket(self, key: tuple[str, str]) -> _Buckets:
         bucket = self._buckets.get(key)
         if bucket is None:
-            config = self.config
+            limits = self.limits
             bucket = _Buckets(
-                static=_Pool(
-                    config.static_limit, config.static_period_seconds, config.static_limit
-                ),
-                burst=_Pool(config.burst_limit, config.burst_period_seconds, config.burst_limit),
+                static=_Pool(limits.static, limits.static_period_seconds, limits.static),
+                burst=_Pool(limits.burst, limits.burst_period_seconds, limits.burst),
             )
             self._buckets[key] = bucket
         return bucket
@@ -162,8 +160,8 @@ class RateLimiter:
         return Decision(
             allowed=allowed,
             limit_type=kind,
-            limit_per_second=self.config.static_limit,
-            limit_burst=self.config.burst_limit,
+            limit_per_second=self.limits.static,
+            limit_burst=self.limits.burst,
             remaining=remaining,
             reset=self.clock.now() + timedelta(seconds=reset_in),
             retry_after=reset_in if retry_after is None else retry_after,

@@ -1,8 +1,9 @@
-"""Serving the simulator with uvicorn: in a background thread or task for tests and benchmarks,
-or in the foreground for the `flotilla simulator` service.
+"""Serving the simulator with uvicorn: in a background thread or task for tests and benchmarks
+(`running_simulator`, `running_simulator_async`), or as the body of the `flotilla simulator`
+service (`simulator.service`).
 
 The listening socket is bound before the server starts, so the port is never lost to a race;
-signals are left to the caller (the service runner handles SIGTERM itself).
+signals are left to the caller (the service kit handles SIGTERM itself).
 """
 
 from __future__ import annotations
@@ -19,8 +20,19 @@ import uvicorn
 from fastapi import FastAPI
 
 from flotilla.clock import Clock
-from simulator.app import API_PREFIX, create_app
+from simulator.address import API_PREFIX, base_url
+from simulator.app import create_app
 from simulator.config import SimulatorConfig
+
+__all__ = [
+    "START_TIMEOUT_SECONDS",
+    "bind_socket",
+    "running_simulator",
+    "running_simulator_async",
+    "serve_until",
+    "socket_url",
+    "uvicorn_server",
+]
 
 START_TIMEOUT_SECONDS = 20.0
 
@@ -39,9 +51,10 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def base_url(sock: socket.socket) -> str:
+def socket_url(sock: socket.socket) -> str:
+    """The base URL (…/v2) of the API served on `sock`, as clients on this machine reach it."""
     host, port = sock.getsockname()[:2]
-    return f"http://{host}:{port}{API_PREFIX}"
+    return base_url(str(host), int(port))
 
 
 class _Server(uvicorn.Server):
@@ -53,6 +66,7 @@ class _Server(uvicorn.Server):
 
 
 def uvicorn_server(app: FastAPI) -> uvicorn.Server:
+    """A uvicorn server for `app` that logs nothing per request and leaves signals alone."""
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -86,7 +100,7 @@ async def running_simulator_async(
     """Serve a simulator on a free port in the current event loop; yield its `…/v2` URL."""
     app = create_app(config or SimulatorConfig(), clock)
     sock = bind_socket(host)
-    url = base_url(sock)
+    url = socket_url(sock)
     server = uvicorn_server(app)
     stop = asyncio.Event()
     task = asyncio.create_task(serve_until(server, sock, stop))
@@ -111,7 +125,7 @@ def running_simulator(
     its base URL, e.g. `http://127.0.0.1:43123/v2`, once it answers."""
     app = create_app(config or SimulatorConfig(), clock)
     sock = bind_socket(host)
-    url = base_url(sock)
+    url = socket_url(sock)
     server = uvicorn_server(app)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()

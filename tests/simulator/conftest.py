@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT7
 
 from flotilla.clock import ManualClock
 from simulator.app import create_app
-from simulator.config import SimulatorConfig
+from simulator.config import RateLimitSection, SimulatorConfig
 
 BASE = "https://spacetraders.invalid/"
 DOCUMENT_URI = BASE + "reference/SpaceTraders.json"
@@ -195,7 +195,9 @@ async def make_client(clock: ManualClock) -> AsyncIterator[AppClientFactory]:
     clients: list[httpx.AsyncClient] = []
 
     def make(config: SimulatorConfig | None = None, **overrides: Any) -> httpx.AsyncClient:
-        settings = config or SimulatorConfig(rate_limit_enabled=False, **overrides)
+        settings = config or SimulatorConfig(
+            rate_limit=RateLimitSection(enabled=False), **overrides
+        )
         app = create_app(settings, clock)
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://simulator.test/v2"
