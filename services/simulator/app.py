@@ -1,5 +1,5 @@
 """The HTTP app: the v2 API under `/v2`, behind an edge that adds latency, injects faults and
-enforces the rate limit before any route runs.
+enforces the rate limit before any route runs, and counts every answer on the app's metrics.
 
 The edge sits in `SimulatorApp.__call__`, outside every Starlette middleware, so that it sees the
 server's own `send` and can drop a connection for real.
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive, Scope, Send
 
 from flotilla.clock import Clock, SystemClock
 from flotilla.metrics import MetricsRegistry
@@ -26,11 +26,6 @@ from simulator.faults import HTML_429_BODY, HTML_502_BODY, Fault, FaultInjector
 from simulator.game import Game
 from simulator.metrics import NO_ROUTE, SimulatorMetrics
 from simulator.ratelimit import RateLimiter
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 __all__ = ["ConnectionDropped", "SimulatorApp", "create_app"]
 
@@ -66,7 +61,7 @@ class SimulatorApp(FastAPI):
         if self.faults.latency_seconds > 0:
             await asyncio.sleep(self.faults.latency_seconds)
         fault = self.faults.draw()
-        if fault is not Fault.NONE:
+        if fault in (Fault.DROP, Fault.ERROR_502, Fault.HTML_429):
             self.metrics.faults.labels(fault.value).inc()
         if fault is Fault.DROP:
             await _drop_connection(receive, send)
@@ -87,7 +82,8 @@ class SimulatorApp(FastAPI):
                 error = ApiError(429, "You have reached your API limit.", decision.error_data())
                 await _send_json(send, 429, error.body(str(uuid.uuid4())), headers)
                 return
-        if fault is Fault.ERROR_500:
+        if fault is Fault.ERROR_500:  # only once the rate limit let the request through
+            self.metrics.faults.labels(fault.value).inc()
             error = ApiError(INTERNAL_ERROR, "Something unexpected went wrong on the server.")
             await _send_json(send, 500, error.body(str(uuid.uuid4())), headers)
             return
@@ -159,7 +155,8 @@ def _with_headers(send: Send, headers: dict[str, str]) -> Send:
 
 
 async def _drop_connection(receive: Receive, send: Send) -> None:
-    # Under uvicorn, `send` is a bound method of the request cycle, which holds the transport.
+    # Under uvicorn, `send` is a bound method of the request cycle, which holds the transport
+    # (`_Answer` passes it through).
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is None or not hasattr(transport, "abort"):
         raise ConnectionDropped("fault injection dropped the connection")

@@ -13,8 +13,17 @@ from enum import Enum
 
 from simulator.config import SimulatorConfig
 
+__all__ = [
+    "HTML_429_BODY",
+    "HTML_502_BODY",
+    "Fault",
+    "FaultInjector",
+]
+
 
 class Fault(Enum):
+    """What happens to one request: nothing, or one of the failures clients must survive."""
+
     NONE = "none"
     DROP = "drop"
     ERROR_500 = "500"
@@ -52,9 +61,12 @@ class FaultInjector:
 
     @property
     def enabled(self) -> bool:
+        """Whether any fault can be drawn at all."""
         return bool(self._thresholds)
 
     def draw(self) -> Fault:
+        """The fault for the next request (one draw of the seeded generator, so a run repeats
+        exactly)."""
         if not self._thresholds:
             return Fault.NONE
         roll = self._random.random()

@@ -29,7 +29,7 @@ class SimulatorMetrics:
     """Counters the HTTP edge updates per request, and gauges read from the game at scrape."""
 
     def __init__(self, registry: MetricsRegistry) -> None:
-        self._registry = registry
+        self.registry = registry
         on = registry.registry
         self.requests = Counter(
             metric_name(SERVICE, "requests"),
@@ -64,4 +64,4 @@ class SimulatorMetrics:
             self.agents.set(len(game.agents))
             self.ships.set(len(game.ships))
 
-        self._registry.on_scrape(refresh)
+        self.registry.on_scrape(refresh)

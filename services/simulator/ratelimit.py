@@ -15,6 +15,14 @@ from datetime import datetime, timedelta
 
 from flotilla.clock import Clock
 from simulator.config import SimulatorConfig
+from simulator.views import iso
+
+__all__ = [
+    "ACCOUNT",
+    "IP_ADDRESS",
+    "Decision",
+    "RateLimiter",
+]
 
 IP_ADDRESS = "IP Address"
 ACCOUNT = "Account"
@@ -78,30 +86,28 @@ class Decision:
     retry_after: float  # seconds; 0 when allowed
 
     def headers(self) -> dict[str, str]:
+        """The `x-ratelimit-*` headers (and `retry-after` when refused) the response carries."""
         headers = {
             "x-ratelimit-type": self.limit_type,
             "x-ratelimit-limit-burst": str(self.limit_burst),
             "x-ratelimit-limit-per-second": str(self.limit_per_second),
             "x-ratelimit-remaining": str(self.remaining),
-            "x-ratelimit-reset": _iso(self.reset),
+            "x-ratelimit-reset": iso(self.reset),
         }
         if not self.allowed:
             headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
         return headers
 
     def error_data(self) -> dict[str, object]:
+        """The `error.data` of a 429, as the API sends it."""
         return {
             "type": self.limit_type,
             "retryAfter": round(self.retry_after, 3),
             "limitBurst": self.limit_burst,
             "limitPerSecond": self.limit_per_second,
             "remaining": self.remaining,
-            "reset": _iso(self.reset),
+            "reset": iso(self.reset),
         }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class RateLimiter:

@@ -98,8 +98,8 @@ class ApiDocument:
         self.registry: Registry[Any] = Registry().with_resources(resources)
         self.format_checker = FormatChecker()
         self.format_checker.checks("date-time", raises=ValueError)(_date_time)
-        self._templates = [
-            (template, re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"))
+        self._templates: list[tuple[str, re.Pattern[str]]] = [
+            (str(template), re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"))
             for template in self.document["paths"]
         ]
         self.checked: list[tuple[str, str, int]] = []

@@ -90,3 +90,17 @@ def test_fault_rates_cannot_add_up_to_more_than_one_and_the_error_names_them() -
     assert "FLOTILLA_SIMULATOR_FAULTS_ERROR_500_RATE (0.6)" in message
     assert "FLOTILLA_SIMULATOR_FAULTS_DROP_RATE (0.6)" in message
     assert "ERROR_502_RATE" not in message  # only the rates that were given
+
+
+async def test_faults_and_429s_are_counted_as_answered(make_client: Any) -> None:
+    client = make_client(SimulatorConfig(faults=FaultSection(error_500_rate=1.0)))  # limit on
+    statuses = [(await client.get("/systems")).status_code for _ in range(34)]
+    assert statuses == [500] * 32 + [429] * 2  # a refused request never reaches the fault
+    registry = client.app.metrics.registry.registry
+    assert registry.get_sample_value("flotilla_simulator_faults_total", {"kind": "500"}) == 32
+    assert (
+        registry.get_sample_value(
+            "flotilla_simulator_rate_limited_total", {"limit_type": "IP Address"}
+        )
+        == 2
+    )
