@@ -26,6 +26,8 @@ __all__ = [
 
 DEFAULT_PORT = 8811
 DEFAULT_PROBE_PORT = 9103
+# Rates that add up to exactly 1 in decimal may sum to a hair above it in binary floating point.
+_ROUNDING = 1e-9
 
 
 class RateLimitSection(Section):
@@ -90,7 +92,7 @@ class FaultSection(Section):
     @model_validator(mode="after")
     def _rates_fit_in_one(self) -> Self:
         total = sum(getattr(self, name) for name in self.RATES)
-        if total > 1:
+        if total > 1 + _ROUNDING:
             given = " + ".join(
                 f"{env_name(SimulatorSettings, 'config', 'faults', name)} ({getattr(self, name)})"
                 for name in self.RATES

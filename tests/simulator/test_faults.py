@@ -92,6 +92,14 @@ def test_fault_rates_cannot_add_up_to_more_than_one_and_the_error_names_them() -
     assert "ERROR_502_RATE" not in message  # only the rates that were given
 
 
+def test_fault_rates_may_add_up_to_exactly_one() -> None:
+    faults = FaultSection(error_500_rate=0.2, error_502_rate=0.4, html_429_rate=0.3, drop_rate=0.1)
+    assert sum(getattr(faults, name) for name in FaultSection.RATES) > 1  # in binary, barely
+    assert Fault.NONE not in {
+        FaultInjector(SimulatorConfig(faults=faults)).draw() for _ in range(200)
+    }
+
+
 async def test_faults_and_429s_are_counted_as_answered(make_client: Any) -> None:
     client = make_client(SimulatorConfig(faults=FaultSection(error_500_rate=1.0)))  # limit on
     statuses = [(await client.get("/systems")).status_code for _ in range(34)]
