@@ -1,8 +1,9 @@
-"""`python -m simulator`: the same as `flotilla simulator`."""
+"""`python -m simulator`: the same command as `flotilla simulator`."""
 
 import sys
 
-from flotilla.cli import main
+from flotilla.kit import main
+from simulator.declaration import SERVICE
 
 if __name__ == "__main__":
-    sys.exit(main(["simulator", *sys.argv[1:]]))
+    sys.exit(main(SERVICE))

@@ -1,5 +1,5 @@
 """The HTTP app: the v2 API under `/v2`, behind an edge that adds latency, injects faults and
-enforces the rate limit before any route runs.
+enforces the rate limit before any route runs, and counts every answer on the app's metrics.
 
 The edge sits in `SimulatorApp.__call__`, outside every Starlette middleware, so that it sees the
 server's own `send` and can drop a connection for real.
@@ -9,27 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Message, Receive, Scope, Send
 
 from flotilla.clock import Clock, SystemClock
+from flotilla.metrics import MetricsRegistry
+from simulator.address import API_PREFIX
 from simulator.config import SimulatorConfig
 from simulator.errors import INTERNAL_ERROR, ApiError, ErrorCode
 from simulator.faults import HTML_429_BODY, HTML_502_BODY, Fault, FaultInjector
 from simulator.game import Game
+from simulator.metrics import NO_ROUTE, SimulatorMetrics
 from simulator.ratelimit import RateLimiter
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-API_PREFIX = "/v2"
+__all__ = ["ConnectionDropped", "SimulatorApp", "create_app"]
 
 
 class ConnectionDropped(ConnectionError):
@@ -43,14 +41,28 @@ class SimulatorApp(FastAPI):
     game: Game
     limiter: RateLimiter | None
     faults: FaultInjector
+    metrics: SimulatorMetrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI event: `/v2` requests pass the edge and are counted on the way out;
+        everything else (`/health`, `/docs`) goes straight to the routes."""
         if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIX):
             await super().__call__(scope, receive, send)
             return
+        answer = _Answer(send)
+        try:
+            await self._edge(scope, receive, answer.send)
+        finally:
+            route = _route_template(scope)
+            status = "dropped" if answer.status is None else str(answer.status)
+            self.metrics.requests.labels(str(scope.get("method", "")), route, status).inc()
+
+    async def _edge(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.faults.latency_seconds > 0:
             await asyncio.sleep(self.faults.latency_seconds)
         fault = self.faults.draw()
+        if fault in (Fault.DROP, Fault.ERROR_502, Fault.HTML_429):
+            self.metrics.faults.labels(fault.value).inc()
         if fault is Fault.DROP:
             await _drop_connection(receive, send)
             return
@@ -66,14 +78,43 @@ class SimulatorApp(FastAPI):
             decision = self.limiter.check(str(client[0]), _bearer_token(scope))
             headers = decision.headers()
             if not decision.allowed:
+                self.metrics.rate_limited.labels(decision.limit_type).inc()
                 error = ApiError(429, "You have reached your API limit.", decision.error_data())
                 await _send_json(send, 429, error.body(str(uuid.uuid4())), headers)
                 return
-        if fault is Fault.ERROR_500:
+        if fault is Fault.ERROR_500:  # only once the rate limit let the request through
+            self.metrics.faults.labels(fault.value).inc()
             error = ApiError(INTERNAL_ERROR, "Something unexpected went wrong on the server.")
             await _send_json(send, 500, error.body(str(uuid.uuid4())), headers)
             return
         await super().__call__(scope, receive, _with_headers(send, headers))
+
+
+class _Answer:
+    """Passes a response through, remembering its status (None while nothing was sent)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status: int | None = None
+
+    @property
+    def transport(self) -> Any:
+        """The server's transport behind the wrapped `send` (None in process), so that a
+        dropped connection can still be dropped for real."""
+        return getattr(getattr(self._send, "__self__", None), "transport", None)
+
+    async def send(self, message: Message) -> None:
+        """Send `message` on, noting the status of the response."""
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+        await self._send(message)
+
+
+def _route_template(scope: Scope) -> str:
+    """The template of the route that answered (`/v2/my/ships/{ship_symbol}`), or `NO_ROUTE`.
+    Every API router is included under `API_PREFIX`, which the route's own path leaves out."""
+    path = getattr(scope.get("route"), "path", None)
+    return API_PREFIX + path if isinstance(path, str) else NO_ROUTE
 
 
 def _bearer_token(scope: Scope) -> str | None:
@@ -114,7 +155,8 @@ def _with_headers(send: Send, headers: dict[str, str]) -> Send:
 
 
 async def _drop_connection(receive: Receive, send: Send) -> None:
-    # Under uvicorn, `send` is a bound method of the request cycle, which holds the transport.
+    # Under uvicorn, `send` is a bound method of the request cycle, which holds the transport
+    # (`_Answer` passes it through).
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is None or not hasattr(transport, "abort"):
         raise ConnectionDropped("fault injection dropped the connection")
@@ -128,9 +170,13 @@ def _error_response(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(str(uuid.uuid4())), status_code=error.status)
 
 
-def create_app(config: SimulatorConfig, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    config: SimulatorConfig,
+    clock: Clock | None = None,
+    metrics: SimulatorMetrics | None = None,
+) -> SimulatorApp:
     """The simulator's ASGI app for `config`, with time from `clock` (the system clock by
-    default)."""
+    default) and its counts on `metrics` (a registry of its own by default)."""
     from simulator.routes import agents, contracts, mining, ships, systems, trade
 
     clock = clock or SystemClock()
@@ -143,8 +189,10 @@ def create_app(config: SimulatorConfig, clock: Clock | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.game = Game(config, clock)
-    app.limiter = RateLimiter(config, clock) if config.rate_limit_enabled else None
+    app.limiter = RateLimiter(config, clock) if config.rate_limit.enabled else None
     app.faults = FaultInjector(config)
+    app.metrics = metrics or SimulatorMetrics(MetricsRegistry())
+    app.metrics.observe(app.game)
     app.state.game = app.game
 
     @app.exception_handler(ApiError)

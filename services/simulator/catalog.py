@@ -9,6 +9,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = [
+    "ALL_FACTION_SYMBOLS",
+    "DEPOSITS",
+    "ENGINES",
+    "FACTIONS",
+    "FRAMES",
+    "GASES",
+    "GAS_SIPHONS",
+    "GENERAL_PROFILES",
+    "MARKET_PROFILES",
+    "MINEABLE_TYPES",
+    "MINING_LASERS",
+    "MODIFIERS",
+    "MODULES",
+    "MOUNTS",
+    "REACTORS",
+    "SENSOR_ARRAYS",
+    "SHIP_TYPES",
+    "SIPHONABLE_TYPES",
+    "SURVEYORS",
+    "TRADE_GOODS",
+    "TRAITS",
+    "EngineSpec",
+    "FactionSpec",
+    "FrameSpec",
+    "MarketProfile",
+    "ModuleSpec",
+    "MountSpec",
+    "ReactorSpec",
+    "Requirements",
+    "ShipTypeSpec",
+    "TradeGoodSpec",
+    "TraitSpec",
+    "faction_trait_view",
+]
+
 
 def _title(symbol: str) -> str:
     return symbol.replace("_", " ").title()
@@ -23,6 +59,7 @@ class Requirements:
     slots: int | None = None
 
     def view(self) -> dict[str, int]:
+        """The `requirements` object of the API, listing only what applies."""
         out: dict[str, int] = {}
         if self.power is not None:
             out["power"] = self.power
@@ -35,6 +72,8 @@ class Requirements:
 
 @dataclass(frozen=True)
 class FrameSpec:
+    """A ship frame: its slots, mounting points and fuel tank."""
+
     symbol: str
     description: str
     module_slots: int
@@ -45,11 +84,14 @@ class FrameSpec:
 
     @property
     def name(self) -> str:
+        """The display name, e.g. `Frigate`."""
         return _title(self.symbol.removeprefix("FRAME_"))
 
 
 @dataclass(frozen=True)
 class ReactorSpec:
+    """A ship reactor: the power that mounts and modules draw from."""
+
     symbol: str
     description: str
     power_output: int
@@ -58,11 +100,14 @@ class ReactorSpec:
 
     @property
     def name(self) -> str:
+        """The display name, e.g. `Fission Reactor`."""
         return _title(self.symbol.removeprefix("REACTOR_")) + " Reactor"
 
 
 @dataclass(frozen=True)
 class EngineSpec:
+    """A ship engine: its speed sets travel times."""
+
     symbol: str
     description: str
     speed: int
@@ -71,11 +116,14 @@ class EngineSpec:
 
     @property
     def name(self) -> str:
+        """The display name, e.g. `Impulse Drive I`."""
         return _title(self.symbol.removeprefix("ENGINE_"))
 
 
 @dataclass(frozen=True)
 class ModuleSpec:
+    """A ship module: cargo holds, crew quarters, refineries and the like."""
+
     symbol: str
     description: str
     requirements: Requirements
@@ -84,11 +132,14 @@ class ModuleSpec:
 
     @property
     def name(self) -> str:
+        """The display name, e.g. `Cargo Hold I`."""
         return _title(self.symbol.removeprefix("MODULE_"))
 
 
 @dataclass(frozen=True)
 class MountSpec:
+    """A ship mount (mining laser, surveyor, sensor array, gas siphon) and its strength."""
+
     symbol: str
     description: str
     requirements: Requirements
@@ -97,10 +148,12 @@ class MountSpec:
 
     @property
     def name(self) -> str:
+        """The display name, e.g. `Mining Laser I`."""
         return _title(self.symbol.removeprefix("MOUNT_"))
 
     @property
     def power(self) -> int:
+        """Reactor power the mount draws (0 when it needs none)."""
         return self.requirements.power or 0
 
 
@@ -122,11 +175,14 @@ class ShipTypeSpec:
 
     @property
     def name(self) -> str:
+        """The display name, e.g. `Mining Drone`."""
         return _title(self.type.removeprefix("SHIP_"))
 
 
 @dataclass(frozen=True)
 class TradeGoodSpec:
+    """A trade good: its base price and the trade volume markets start with."""
+
     symbol: str
     description: str
     base_price: int
@@ -134,24 +190,31 @@ class TradeGoodSpec:
 
     @property
     def name(self) -> str:
+        """The display name, e.g. `Iron Ore`."""
         return _title(self.symbol)
 
 
 @dataclass(frozen=True)
 class TraitSpec:
+    """A waypoint trait or modifier with its description."""
+
     symbol: str
     description: str
 
     @property
     def name(self) -> str:
+        """The display name, e.g. `Marketplace`."""
         return _title(self.symbol)
 
     def view(self) -> dict[str, Any]:
+        """The trait as the API shows it: symbol, name and description."""
         return {"symbol": self.symbol, "name": self.name, "description": self.description}
 
 
 @dataclass(frozen=True)
 class FactionSpec:
+    """A faction of the game; those with a home in the universe can be joined."""
+
     symbol: str
     name: str
     description: str
@@ -1002,4 +1065,5 @@ _FACTION_TRAIT_TEXT = "A defining trait of this faction."
 
 
 def faction_trait_view(symbol: str) -> dict[str, Any]:
+    """A faction trait as the API shows it (the simulator has one wording for all)."""
     return {"symbol": symbol, "name": _title(symbol), "description": _FACTION_TRAIT_TEXT}

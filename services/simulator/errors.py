@@ -12,6 +12,18 @@ from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any
 
+__all__ = [
+    "INTERNAL_ERROR",
+    "METHOD_NOT_ALLOWED",
+    "NOT_FOUND",
+    "TOO_MANY_REQUESTS",
+    "UNPROCESSABLE",
+    "ApiError",
+    "ErrorCode",
+    "not_found",
+    "status_for",
+]
+
 
 class ErrorCode(IntEnum):
     """Error codes of the SpaceTraders v2 API that the simulator answers with."""

@@ -13,8 +13,17 @@ from enum import Enum
 
 from simulator.config import SimulatorConfig
 
+__all__ = [
+    "HTML_429_BODY",
+    "HTML_502_BODY",
+    "Fault",
+    "FaultInjector",
+]
+
 
 class Fault(Enum):
+    """What happens to one request: nothing, or one of the failures clients must survive."""
+
     NONE = "none"
     DROP = "drop"
     ERROR_500 = "500"
@@ -35,25 +44,29 @@ class FaultInjector:
     """Decides, request by request and reproducibly, which fault (if any) to inject."""
 
     def __init__(self, config: SimulatorConfig) -> None:
-        self._random = random.Random(config.fault_seed)
+        faults = config.faults
+        self._random = random.Random(faults.seed)
         self._thresholds: list[tuple[float, Fault]] = []
         total = 0.0
         for rate, fault in (
-            (config.fault_drop_rate, Fault.DROP),
-            (config.fault_500_rate, Fault.ERROR_500),
-            (config.fault_502_rate, Fault.ERROR_502),
-            (config.fault_html_429_rate, Fault.HTML_429),
+            (faults.drop_rate, Fault.DROP),
+            (faults.error_500_rate, Fault.ERROR_500),
+            (faults.error_502_rate, Fault.ERROR_502),
+            (faults.html_429_rate, Fault.HTML_429),
         ):
             if rate > 0:
                 total += rate
                 self._thresholds.append((total, fault))
-        self.latency_seconds = config.latency_ms / 1000
+        self.latency_seconds = faults.latency_ms / 1000
 
     @property
     def enabled(self) -> bool:
+        """Whether any fault can be drawn at all."""
         return bool(self._thresholds)
 
     def draw(self) -> Fault:
+        """The fault for the next request (one draw of the seeded generator, so a run repeats
+        exactly)."""
         if not self._thresholds:
             return Fault.NONE
         roll = self._random.random()

@@ -36,6 +36,18 @@ from simulator.state import (
 )
 from simulator.universe import System, Universe, Waypoint, generate_universe
 
+__all__ = [
+    "ACTIVITIES",
+    "API_VERSION",
+    "CONTRACT_ACCEPT_GAME_SECONDS",
+    "CONTRACT_DEADLINE_GAME_SECONDS",
+    "DEFAULT_EXTRACTIONS_PER_MINUTE",
+    "EXTRACTIONS_PER_MINUTE",
+    "RESET_FREQUENCY_DAYS",
+    "UNSTABLE_FACTOR",
+    "Game",
+]
+
 API_VERSION = "v2.3.0"
 RESET_FREQUENCY_DAYS = 7
 CONTRACT_DEADLINE_GAME_SECONDS = 7 * 24 * 3600
@@ -195,12 +207,15 @@ class Game:
     # -- lookups
 
     def waypoint(self, symbol: str) -> Waypoint:
+        """Waypoint `symbol`, or the 404 the API answers."""
         waypoint = self.universe.waypoints.get(symbol)
         if waypoint is None:
             raise not_found(f"Waypoint {symbol}")
         return waypoint
 
     def system_waypoint(self, system_symbol: str, waypoint_symbol: str) -> Waypoint:
+        """Waypoint `waypoint_symbol` of system `system_symbol`; a waypoint of another system is as
+        unknown as a missing one."""
         self.system(system_symbol)
         waypoint = self.universe.waypoints.get(waypoint_symbol)
         if waypoint is None or waypoint.system_symbol != system_symbol:
@@ -208,6 +223,7 @@ class Game:
         return waypoint
 
     def system(self, symbol: str) -> System:
+        """System `symbol`, or the 404 the API answers."""
         system = self.universe.systems.get(symbol)
         if system is None:
             raise not_found(f"System {symbol}")
@@ -222,18 +238,22 @@ class Game:
         return ship
 
     def agent_ships(self, agent: Agent) -> list[Ship]:
+        """The agent's ships, each with its arrival settled."""
         ships = [s for s in self.ships.values() if s.agent_symbol == agent.symbol]
         for ship in ships:
             self.settle(ship)
         return ships
 
     def contract(self, agent: Agent, contract_id: str) -> Contract:
+        """The agent's contract `contract_id`; another agent's contract is as unknown as a missing
+        one."""
         contract = self.contracts.get(contract_id)
         if contract is None or contract.agent_symbol != agent.symbol:
             raise not_found(f"Contract {contract_id}")
         return contract
 
     def market(self, waypoint_symbol: str) -> Market:
+        """The market at a waypoint, with supply recovered up to now."""
         market = self.markets.get(waypoint_symbol)
         if market is None:
             raise not_found(f"Market at {waypoint_symbol}")
@@ -241,6 +261,7 @@ class Game:
         return market
 
     def shipyard(self, waypoint_symbol: str) -> Shipyard:
+        """The shipyard at a waypoint, with ship prices recovered up to now."""
         shipyard = self.shipyards.get(waypoint_symbol)
         if shipyard is None:
             raise not_found(f"Shipyard at {waypoint_symbol}")
@@ -280,11 +301,14 @@ class Game:
             ship.nav.status = "IN_ORBIT"
 
     def cooldown_remaining(self, ship: Ship) -> float:
+        """Real seconds until the ship's reactor cooldown ends (0 when there is none)."""
         if ship.cooldown.expiration is None:
             return 0.0
         return self.time.real_seconds_until(ship.cooldown.expiration)
 
     def start_cooldown(self, ship: Ship, game_seconds: int) -> None:
+        """Start a reactor cooldown of `game_seconds` of game time (shorter in real time at a higher
+        time scale)."""
         ship.cooldown.total_game_seconds = game_seconds
         ship.cooldown.expiration = self.time.after(game_seconds)
 
@@ -323,10 +347,12 @@ class Game:
         return agent
 
     def system_waypoints(self, waypoint_symbol: str) -> list[Waypoint]:
+        """Every waypoint of the system that `waypoint_symbol` is in."""
         system = self.universe.system_of(waypoint_symbol)
         return [self.universe.waypoints[w] for w in system.waypoints]
 
     def new_ship(self, agent: Agent, ship_type: str, waypoint_symbol: str) -> Ship:
+        """A new ship of `ship_type` for the agent, docked at `waypoint_symbol` with a full tank."""
         spec = catalog.SHIP_TYPES[ship_type]
         agent.ships_bought += 1
         symbol = f"{agent.symbol}-{agent.ships_bought:X}"
@@ -400,12 +426,15 @@ class Game:
         return contract
 
     def agent_contracts(self, agent: Agent) -> list[Contract]:
+        """The agent's contracts, oldest first."""
         return [c for c in self.contracts.values() if c.agent_symbol == agent.symbol]
 
     def new_survey_signature(self, waypoint_symbol: str) -> str:
+        """A fresh survey signature for a waypoint, drawn from the game's seeded generator."""
         return f"{waypoint_symbol}-{self.rng.getrandbits(24):06X}"
 
     def extraction_log(self, waypoint_symbol: str) -> ExtractionLog:
+        """The recent extractions at a waypoint, which decide when it is over-mined."""
         return self.extractions.setdefault(waypoint_symbol, ExtractionLog())
 
     def site_modifiers(self, waypoint: Waypoint) -> list[str]:
@@ -424,4 +453,5 @@ class Game:
         return []
 
     def reset_at(self) -> datetime:
+        """When this universe's weekly reset would come (reported by the status endpoint)."""
         return self.started_at + timedelta(days=RESET_FREQUENCY_DAYS)

@@ -14,6 +14,38 @@ from datetime import datetime, timedelta
 
 from flotilla.clock import Clock
 
+__all__ = [
+    "COOLDOWN_BASE_SECONDS",
+    "COOLDOWN_SECONDS_PER_POWER",
+    "EQUILIBRIUM",
+    "FLIGHT_MODES",
+    "FUEL_UNITS_PER_MARKET_UNIT",
+    "MODE_SPEED_ORDER",
+    "PRICE_SLOPE",
+    "SPREAD",
+    "SUPPLY_HALF_LIFE_SECONDS",
+    "TRAVEL_BASE_SECONDS",
+    "TRAVEL_MULTIPLIER",
+    "YIELD_SPREAD_PER_LASER",
+    "Timeline",
+    "action_cooldown",
+    "distance",
+    "extraction_units",
+    "fuel_cost",
+    "fuel_market_units",
+    "is_slower",
+    "jump_cooldown",
+    "mid_price",
+    "purchase_price",
+    "round_half_up",
+    "sell_price",
+    "supply_after_trade",
+    "supply_level",
+    "supply_recovered",
+    "travel_seconds",
+    "weighted_choice",
+]
+
 FLIGHT_MODES = ("DRIFT", "STEALTH", "CRUISE", "BURN")
 # Seconds per distance unit at engine speed 1; the API's navigate multipliers since v2.1.
 TRAVEL_MULTIPLIER = {"CRUISE": 25.0, "DRIFT": 250.0, "BURN": 12.5, "STEALTH": 30.0}
@@ -157,6 +189,7 @@ class Timeline:
         self.time_scale = time_scale
 
     def now(self) -> datetime:
+        """The current real time, from the injected clock."""
         return self.clock.now()
 
     def after(self, game_seconds: float, start: datetime | None = None) -> datetime:

@@ -15,6 +15,14 @@ from datetime import datetime, timedelta
 
 from flotilla.clock import Clock
 from simulator.config import SimulatorConfig
+from simulator.views import iso
+
+__all__ = [
+    "ACCOUNT",
+    "IP_ADDRESS",
+    "Decision",
+    "RateLimiter",
+]
 
 IP_ADDRESS = "IP Address"
 ACCOUNT = "Account"
@@ -78,49 +86,45 @@ class Decision:
     retry_after: float  # seconds; 0 when allowed
 
     def headers(self) -> dict[str, str]:
+        """The `x-ratelimit-*` headers (and `retry-after` when refused) the response carries."""
         headers = {
             "x-ratelimit-type": self.limit_type,
             "x-ratelimit-limit-burst": str(self.limit_burst),
             "x-ratelimit-limit-per-second": str(self.limit_per_second),
             "x-ratelimit-remaining": str(self.remaining),
-            "x-ratelimit-reset": _iso(self.reset),
+            "x-ratelimit-reset": iso(self.reset),
         }
         if not self.allowed:
             headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
         return headers
 
     def error_data(self) -> dict[str, object]:
+        """The `error.data` of a 429, as the API sends it."""
         return {
             "type": self.limit_type,
             "retryAfter": round(self.retry_after, 3),
             "limitBurst": self.limit_burst,
             "limitPerSecond": self.limit_per_second,
             "remaining": self.remaining,
-            "reset": _iso(self.reset),
+            "reset": iso(self.reset),
         }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class RateLimiter:
     """Two-pool limits for every client address and agent token seen."""
 
     def __init__(self, config: SimulatorConfig, clock: Clock) -> None:
-        self.config = config
+        self.limits = config.rate_limit
         self.clock = clock
         self._buckets: dict[tuple[str, str], _Buckets] = {}
 
     def _bucket(self, key: tuple[str, str]) -> _Buckets:
         bucket = self._buckets.get(key)
         if bucket is None:
-            config = self.config
+            limits = self.limits
             bucket = _Buckets(
-                static=_Pool(
-                    config.static_limit, config.static_period_seconds, config.static_limit
-                ),
-                burst=_Pool(config.burst_limit, config.burst_period_seconds, config.burst_limit),
+                static=_Pool(limits.static, limits.static_period_seconds, limits.static),
+                burst=_Pool(limits.burst, limits.burst_period_seconds, limits.burst),
             )
             self._buckets[key] = bucket
         return bucket
@@ -162,8 +166,8 @@ class RateLimiter:
         return Decision(
             allowed=allowed,
             limit_type=kind,
-            limit_per_second=self.config.static_limit,
-            limit_burst=self.config.burst_limit,
+            limit_per_second=self.limits.static,
+            limit_burst=self.limits.burst,
             remaining=remaining,
             reset=self.clock.now() + timedelta(seconds=reset_in),
             retry_after=reset_in if retry_after is None else retry_after,

@@ -1,8 +1,9 @@
-"""Serving the simulator with uvicorn: in a background thread or task for tests and benchmarks,
-or in the foreground for the `flotilla simulator` service.
+"""Serving the simulator with uvicorn: in a background thread or task for tests and benchmarks
+(`running_simulator`, `running_simulator_async`), or as the body of the `flotilla simulator`
+service (`simulator.service`).
 
 The listening socket is bound before the server starts, so the port is never lost to a race;
-signals are left to the caller (the service runner handles SIGTERM itself).
+signals are left to the caller (the service kit handles SIGTERM itself).
 """
 
 from __future__ import annotations
@@ -11,16 +12,25 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from flotilla.clock import Clock
-from simulator.app import API_PREFIX, create_app
+from simulator.address import base_url
+from simulator.app import create_app
 from simulator.config import SimulatorConfig
+
+__all__ = [
+    "START_TIMEOUT_SECONDS",
+    "bind_socket",
+    "running_simulator",
+    "running_simulator_async",
+    "serve_until",
+    "socket_url",
+    "uvicorn_server",
+]
 
 START_TIMEOUT_SECONDS = 20.0
 
@@ -39,20 +49,33 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def base_url(sock: socket.socket) -> str:
+def socket_url(sock: socket.socket) -> str:
+    """The base URL (…/v2) of the API served on `sock`, as clients on this machine reach it."""
     host, port = sock.getsockname()[:2]
-    return f"http://{host}:{port}{API_PREFIX}"
+    return base_url(str(host), int(port))
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers: whoever runs it decides when it stops."""
+    """uvicorn without its signal handlers (whoever runs it decides when it stops), telling
+    `on_started` once it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
 
-def uvicorn_server(app: FastAPI) -> uvicorn.Server:
+
+def uvicorn_server(app: FastAPI, on_started: Callable[[], None] = lambda: None) -> uvicorn.Server:
+    """A uvicorn server for `app` that logs nothing per request, leaves signals alone and calls
+    `on_started` (in its event loop) once it listens."""
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -64,7 +87,7 @@ def uvicorn_server(app: FastAPI) -> uvicorn.Server:
         http="h11",
         timeout_graceful_shutdown=5,
     )
-    return _Server(config)
+    return _Server(config, on_started)
 
 
 async def serve_until(server: uvicorn.Server, sock: socket.socket, stop: asyncio.Event) -> None:
@@ -83,21 +106,28 @@ async def serve_until(server: uvicorn.Server, sock: socket.socket, stop: asyncio
 async def running_simulator_async(
     config: SimulatorConfig | None = None, clock: Clock | None = None, host: str = "127.0.0.1"
 ) -> AsyncIterator[str]:
-    """Serve a simulator on a free port in the current event loop; yield its `…/v2` URL."""
+    """Serve a simulator on a free port in the current event loop; yield its `…/v2` URL once
+    it listens."""
     app = create_app(config or SimulatorConfig(), clock)
     sock = bind_socket(host)
-    url = base_url(sock)
-    server = uvicorn_server(app)
+    url = socket_url(sock)
+    listening = asyncio.Event()
+    server = uvicorn_server(app, listening.set)
     stop = asyncio.Event()
     task = asyncio.create_task(serve_until(server, sock, stop))
+    started = asyncio.create_task(listening.wait())
     try:
-        while not server.started:
+        await asyncio.wait(
+            {task, started}, timeout=START_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not listening.is_set():
             if task.done():
                 task.result()
                 raise RuntimeError("the simulator stopped while starting")
-            await asyncio.sleep(0.01)
+            raise TimeoutError(f"the simulator at {url} did not start in {START_TIMEOUT_SECONDS}s")
         yield url
     finally:
+        started.cancel()
         stop.set()
         await task
         sock.close()
@@ -108,11 +138,12 @@ def running_simulator(
     config: SimulatorConfig | None = None, clock: Clock | None = None, host: str = "127.0.0.1"
 ) -> Iterator[str]:
     """Serve a simulator on a free port from a background thread until the block ends; yield
-    its base URL, e.g. `http://127.0.0.1:43123/v2`, once it answers."""
+    its base URL, e.g. `http://127.0.0.1:43123/v2`, once it listens."""
     app = create_app(config or SimulatorConfig(), clock)
     sock = bind_socket(host)
-    url = base_url(sock)
-    server = uvicorn_server(app)
+    url = socket_url(sock)
+    settled = threading.Event()  # listening, or failed to
+    server = uvicorn_server(app, settled.set)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     failure: list[BaseException] = []
@@ -124,12 +155,18 @@ def running_simulator(
         except BaseException as exc:  # reported to the caller below
             failure.append(exc)
         finally:
+            settled.set()
             loop.close()
 
     thread = threading.Thread(target=run, name="simulator-server", daemon=True)
     thread.start()
     try:
-        _wait_until_answering(url, thread, failure)
+        if not settled.wait(START_TIMEOUT_SECONDS):
+            raise TimeoutError(f"the simulator at {url} did not start in {START_TIMEOUT_SECONDS}s")
+        if failure:
+            raise RuntimeError("the simulator failed to start") from failure[0]
+        if not server.started:
+            raise RuntimeError("the simulator stopped while starting")
         yield url
     finally:
         if not loop.is_closed():
@@ -137,19 +174,3 @@ def running_simulator(
                 loop.call_soon_threadsafe(stop.set)
         thread.join(30)
         sock.close()
-
-
-def _wait_until_answering(url: str, thread: threading.Thread, failure: list[BaseException]) -> None:
-    health = url.removesuffix(API_PREFIX) + "/health"  # outside /v2: spends no rate limit
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if failure:
-                raise RuntimeError("the simulator failed to start") from failure[0]
-            if not thread.is_alive():
-                raise RuntimeError("the simulator stopped while starting")
-            with contextlib.suppress(httpx.HTTPError):
-                if client.get(health).status_code == 200:
-                    return
-            time.sleep(0.02)
-    raise TimeoutError(f"the simulator at {url} did not answer in {START_TIMEOUT_SECONDS}s")

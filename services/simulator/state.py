@@ -9,11 +9,29 @@ from typing import Any
 
 from simulator.catalog import EngineSpec, FrameSpec, ModuleSpec, MountSpec, ReactorSpec
 
+__all__ = [
+    "TRANSACTIONS_KEPT",
+    "Agent",
+    "Contract",
+    "Delivery",
+    "ExtractionLog",
+    "Market",
+    "MarketGood",
+    "Nav",
+    "Ship",
+    "ShipCooldown",
+    "ShipOffer",
+    "Shipyard",
+    "Survey",
+]
+
 TRANSACTIONS_KEPT = 20
 
 
 @dataclass
 class Agent:
+    """A registered agent: its credits, its home and the token that names it."""
+
     account_id: str
     symbol: str
     faction: str
@@ -48,6 +66,8 @@ class ShipCooldown:
 
 @dataclass
 class Ship:
+    """One ship: its parts, where it is, its fuel, cargo and cooldown."""
+
     symbol: str
     agent_symbol: str
     faction: str
@@ -68,25 +88,31 @@ class Ship:
 
     @property
     def cargo_capacity(self) -> int:
+        """Units the ship's cargo holds can take."""
         return sum(m.capacity or 0 for m in self.modules if m.symbol.startswith("MODULE_CARGO"))
 
     @property
     def cargo_units(self) -> int:
+        """Units in the hold now."""
         return sum(self.cargo.values())
 
     @property
     def cargo_free(self) -> int:
+        """Units that still fit."""
         return self.cargo_capacity - self.cargo_units
 
     @property
     def fuel_capacity(self) -> int:
+        """Tank size, from the frame (0 for probes, which fly free)."""
         return self.frame.fuel_capacity
 
     def add_cargo(self, symbol: str, units: int) -> None:
+        """Put `units` of `symbol` in the hold (callers check the room first)."""
         if units > 0:
             self.cargo[symbol] = self.cargo.get(symbol, 0) + units
 
     def remove_cargo(self, symbol: str, units: int) -> None:
+        """Take `units` of `symbol` out, dropping the good when none is left."""
         left = self.cargo.get(symbol, 0) - units
         if left > 0:
             self.cargo[symbol] = left
@@ -94,16 +120,20 @@ class Ship:
             self.cargo.pop(symbol, None)
 
     def mounts_among(self, symbols: frozenset[str]) -> list[MountSpec]:
+        """The installed mounts whose symbol is one of `symbols` (e.g. every mining laser)."""
         return [m for m in self.mounts if m.symbol in symbols]
 
     @property
     def power_used(self) -> int:
+        """Reactor power drawn by the frame, engine, modules and mounts together."""
         parts: list[Any] = [self.frame, self.engine, *self.modules, *self.mounts]
         return sum(p.requirements.power or 0 for p in parts)
 
 
 @dataclass
 class Delivery:
+    """One good a contract wants delivered somewhere, and how much of it has been."""
+
     trade_symbol: str
     destination: str
     units_required: int
@@ -112,6 +142,8 @@ class Delivery:
 
 @dataclass
 class Contract:
+    """A procurement contract: its deadlines, its payments and its deliveries."""
+
     id: str
     agent_symbol: str
     faction: str
@@ -127,6 +159,8 @@ class Contract:
 
 @dataclass
 class Survey:
+    """A survey of a waypoint: the deposits it targets and how long it lasts."""
+
     signature: str
     waypoint: str
     deposits: list[str]
@@ -153,6 +187,8 @@ class MarketGood:
 
 @dataclass
 class Market:
+    """A market: its goods and its recent transactions."""
+
     waypoint: str
     goods: dict[str, MarketGood]
     transactions: deque[dict[str, Any]] = field(
@@ -162,6 +198,8 @@ class Market:
 
 @dataclass
 class ShipOffer:
+    """A ship type for sale at a shipyard, with the supply its price follows."""
+
     type: str
     base_price: int
     supply_index: float
@@ -171,6 +209,8 @@ class ShipOffer:
 
 @dataclass
 class Shipyard:
+    """A shipyard: its offers, its fee for fitting mounts and its recent sales."""
+
     waypoint: str
     offers: dict[str, ShipOffer]
     modifications_fee: int

@@ -17,6 +17,22 @@ from datetime import datetime
 
 from simulator import catalog
 
+__all__ = [
+    "ASTEROID_FEATURES",
+    "ATMOSPHERES",
+    "DEPOSIT_TRAITS",
+    "HOME_SHIPYARD",
+    "PLANET_SURFACES",
+    "SECTOR",
+    "SETTLEMENTS",
+    "SYSTEM_TYPES",
+    "System",
+    "Universe",
+    "Waypoint",
+    "generate_universe",
+    "system_symbol_of",
+]
+
 SECTOR = "X1"
 HOME_SHIPYARD = (
     "SHIP_PROBE",
@@ -77,15 +93,19 @@ class Waypoint:
 
     @property
     def has_market(self) -> bool:
+        """Whether the waypoint has a market."""
         return self.market is not None
 
     @property
     def has_shipyard(self) -> bool:
+        """Whether the waypoint sells ships."""
         return bool(self.shipyard)
 
 
 @dataclass
 class System:
+    """A star system: its place in the sector, its waypoints and its jump-gate links."""
+
     symbol: str
     name: str
     constellation: str
@@ -100,12 +120,15 @@ class System:
 
 @dataclass
 class Universe:
+    """Every system and waypoint of one seed, and each faction's headquarters."""
+
     seed: int
     systems: dict[str, System]
     waypoints: dict[str, Waypoint]
     headquarters: dict[str, str]  # faction -> headquarters waypoint
 
     def system_of(self, waypoint_symbol: str) -> System:
+        """The system that waypoint `waypoint_symbol` belongs to."""
         return self.systems[self.waypoints[waypoint_symbol].system_symbol]
 
 

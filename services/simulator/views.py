@@ -17,6 +17,40 @@ from simulator.game import Game
 from simulator.state import Agent, Contract, Market, Ship, Shipyard, Survey
 from simulator.universe import System, Waypoint
 
+__all__ = [
+    "Json",
+    "agent_view",
+    "cargo_view",
+    "chart_view",
+    "contract_view",
+    "cooldown_view",
+    "crew_view",
+    "engine_view",
+    "faction_view",
+    "frame_view",
+    "fuel_view",
+    "iso",
+    "jump_gate_view",
+    "market_view",
+    "meta",
+    "module_view",
+    "mount_view",
+    "nav_view",
+    "reactor_view",
+    "route_waypoint_view",
+    "scanned_ship_view",
+    "scanned_waypoint_view",
+    "ship_price",
+    "ship_view",
+    "shipyard_view",
+    "survey_view",
+    "system_view",
+    "system_waypoint_view",
+    "trade_good_view",
+    "trait_view",
+    "waypoint_view",
+]
+
 Json = dict[str, Any]
 
 
@@ -26,10 +60,12 @@ def iso(moment: datetime) -> str:
 
 
 def meta(total: int, page: int, limit: int) -> Json:
+    """The `meta` object of a paged response."""
     return {"total": total, "page": page, "limit": limit}
 
 
 def agent_view(agent: Agent, game: Game, *, private: bool = True) -> Json:
+    """An Agent; `private` adds the account id, which only the agent itself sees."""
     view: Json = {
         "symbol": agent.symbol,
         "headquarters": agent.headquarters,
@@ -43,6 +79,7 @@ def agent_view(agent: Agent, game: Game, *, private: bool = True) -> Json:
 
 
 def faction_view(symbol: str, game: Game) -> Json:
+    """A Faction, with its headquarters in this universe."""
     spec = catalog.FACTIONS[symbol]
     return {
         "symbol": spec.symbol,
@@ -58,6 +95,7 @@ def faction_view(symbol: str, game: Game) -> Json:
 
 
 def system_waypoint_view(waypoint: Waypoint) -> Json:
+    """A waypoint as listed inside its System."""
     view: Json = {
         "symbol": waypoint.symbol,
         "type": waypoint.type,
@@ -71,6 +109,7 @@ def system_waypoint_view(waypoint: Waypoint) -> Json:
 
 
 def system_view(system: System, game: Game) -> Json:
+    """A System with its waypoints."""
     return {
         "symbol": system.symbol,
         "sectorSymbol": system.symbol.split("-")[0],
@@ -85,10 +124,12 @@ def system_view(system: System, game: Game) -> Json:
 
 
 def trait_view(symbol: str) -> Json:
+    """A WaypointTrait."""
     return catalog.TRAITS[symbol].view()
 
 
 def chart_view(waypoint: Waypoint, game: Game) -> Json | None:
+    """A waypoint's Chart (None while it is uncharted)."""
     if not waypoint.charted:
         return None
     return {
@@ -99,6 +140,7 @@ def chart_view(waypoint: Waypoint, game: Game) -> Json | None:
 
 
 def waypoint_view(waypoint: Waypoint, game: Game) -> Json:
+    """A Waypoint with its visible traits, its current modifiers and its chart."""
     view: Json = {
         "symbol": waypoint.symbol,
         "type": waypoint.type,
@@ -121,6 +163,7 @@ def waypoint_view(waypoint: Waypoint, game: Game) -> Json:
 
 
 def scanned_waypoint_view(waypoint: Waypoint, game: Game) -> Json:
+    """A ScannedWaypoint: a Waypoint without modifiers or construction state."""
     view = waypoint_view(waypoint, game)
     view.pop("modifiers", None)
     view.pop("isUnderConstruction", None)
@@ -128,6 +171,7 @@ def scanned_waypoint_view(waypoint: Waypoint, game: Game) -> Json:
 
 
 def jump_gate_view(waypoint: Waypoint, game: Game) -> Json:
+    """A JumpGate and the gates it connects to."""
     system = game.universe.systems[waypoint.system_symbol]
     return {
         "symbol": waypoint.symbol,
@@ -139,11 +183,14 @@ def jump_gate_view(waypoint: Waypoint, game: Game) -> Json:
 
 
 def trade_good_view(symbol: str) -> Json:
+    """A TradeGood."""
     spec = catalog.TRADE_GOODS[symbol]
     return {"symbol": symbol, "name": spec.name, "description": spec.description}
 
 
 def market_view(market: Market, *, with_prices: bool) -> Json:
+    """A Market; `with_prices` adds prices and transactions, which the API shows only with a ship
+    present."""
     by_type: dict[str, list[Json]] = {"EXPORT": [], "IMPORT": [], "EXCHANGE": []}
     for good in market.goods.values():
         by_type[good.type].append(trade_good_view(good.symbol))
@@ -175,11 +222,14 @@ def market_view(market: Market, *, with_prices: bool) -> Json:
 
 
 def ship_price(shipyard: Shipyard, ship_type: str) -> int:
+    """What the shipyard asks for `ship_type` now (its price follows supply like a market's)."""
     offer = shipyard.offers[ship_type]
     return math.ceil(mechanics.mid_price(offer.base_price, offer.supply_index))
 
 
 def shipyard_view(shipyard: Shipyard, *, with_prices: bool) -> Json:
+    """A Shipyard; `with_prices` adds ships, prices and transactions, which the API shows only with
+    a ship present."""
     view: Json = {
         "symbol": shipyard.waypoint,
         "shipTypes": [{"type": t} for t in shipyard.offers],
@@ -214,6 +264,7 @@ def shipyard_view(shipyard: Shipyard, *, with_prices: bool) -> Json:
 
 
 def frame_view(frame: FrameSpec) -> Json:
+    """A ShipFrame."""
     return {
         "symbol": frame.symbol,
         "name": frame.name,
@@ -229,6 +280,7 @@ def frame_view(frame: FrameSpec) -> Json:
 
 
 def reactor_view(reactor: ReactorSpec) -> Json:
+    """A ShipReactor."""
     return {
         "symbol": reactor.symbol,
         "name": reactor.name,
@@ -242,6 +294,7 @@ def reactor_view(reactor: ReactorSpec) -> Json:
 
 
 def engine_view(engine: EngineSpec) -> Json:
+    """A ShipEngine."""
     return {
         "symbol": engine.symbol,
         "name": engine.name,
@@ -255,6 +308,7 @@ def engine_view(engine: EngineSpec) -> Json:
 
 
 def module_view(module: ModuleSpec) -> Json:
+    """A ShipModule."""
     view: Json = {"symbol": module.symbol}
     if module.capacity is not None:
         view["capacity"] = module.capacity
@@ -267,6 +321,7 @@ def module_view(module: ModuleSpec) -> Json:
 
 
 def mount_view(mount: MountSpec) -> Json:
+    """A ShipMount."""
     view: Json = {"symbol": mount.symbol, "name": mount.name, "description": mount.description}
     if mount.strength is not None:
         view["strength"] = mount.strength
@@ -277,6 +332,7 @@ def mount_view(mount: MountSpec) -> Json:
 
 
 def route_waypoint_view(symbol: str, game: Game) -> Json:
+    """A ShipNavRouteWaypoint."""
     waypoint = game.universe.waypoints[symbol]
     return {
         "symbol": waypoint.symbol,
@@ -288,6 +344,7 @@ def route_waypoint_view(symbol: str, game: Game) -> Json:
 
 
 def nav_view(ship: Ship, game: Game) -> Json:
+    """A ShipNav, with the arrival settled first."""
     game.settle(ship)
     nav = ship.nav
     return {
@@ -305,6 +362,7 @@ def nav_view(ship: Ship, game: Game) -> Json:
 
 
 def fuel_view(ship: Ship) -> Json:
+    """A ShipFuel, with the last consumption when there was one."""
     view: Json = {"current": ship.fuel, "capacity": ship.fuel_capacity}
     if ship.fuel_consumed is not None:
         amount, when = ship.fuel_consumed
@@ -313,6 +371,7 @@ def fuel_view(ship: Ship) -> Json:
 
 
 def cargo_view(ship: Ship) -> Json:
+    """A ShipCargo."""
     return {
         "capacity": ship.cargo_capacity,
         "units": ship.cargo_units,
@@ -323,6 +382,7 @@ def cargo_view(ship: Ship) -> Json:
 
 
 def cooldown_view(ship: Ship, game: Game) -> Json:
+    """A Cooldown: game length in `totalSeconds`, real time left in `remainingSeconds`."""
     remaining = game.cooldown_remaining(ship)
     if remaining <= 0 or ship.cooldown.expiration is None:
         return {"shipSymbol": ship.symbol, "totalSeconds": 0, "remainingSeconds": 0}
@@ -335,6 +395,7 @@ def cooldown_view(ship: Ship, game: Game) -> Json:
 
 
 def crew_view(ship: Ship) -> Json:
+    """A ShipCrew (crews never change here: the required crew, full morale, no wages)."""
     return {
         "current": ship.crew_required,
         "required": ship.crew_required,
@@ -346,6 +407,7 @@ def crew_view(ship: Ship) -> Json:
 
 
 def ship_view(ship: Ship, game: Game) -> Json:
+    """A Ship with every part."""
     return {
         "symbol": ship.symbol,
         "registration": {"name": ship.name, "factionSymbol": ship.faction, "role": ship.role},
@@ -363,6 +425,7 @@ def ship_view(ship: Ship, game: Game) -> Json:
 
 
 def scanned_ship_view(ship: Ship, game: Game) -> Json:
+    """A ScannedShip: what another ship's sensors see."""
     return {
         "symbol": ship.symbol,
         "registration": {"name": ship.name, "factionSymbol": ship.faction, "role": ship.role},
@@ -378,6 +441,7 @@ def scanned_ship_view(ship: Ship, game: Game) -> Json:
 
 
 def contract_view(contract: Contract) -> Json:
+    """A Contract."""
     return {
         "id": contract.id,
         "factionSymbol": contract.faction,
@@ -403,6 +467,7 @@ def contract_view(contract: Contract) -> Json:
 
 
 def survey_view(survey: Survey) -> Json:
+    """A Survey, exactly as it must be sent back to extract with it."""
     return {
         "signature": survey.signature,
         "symbol": survey.waypoint,

@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT7
 
 from flotilla.clock import ManualClock
 from simulator.app import create_app
-from simulator.config import SimulatorConfig
+from simulator.config import RateLimitSection, SimulatorConfig
 
 BASE = "https://spacetraders.invalid/"
 DOCUMENT_URI = BASE + "reference/SpaceTraders.json"
@@ -98,8 +98,8 @@ class ApiDocument:
         self.registry: Registry[Any] = Registry().with_resources(resources)
         self.format_checker = FormatChecker()
         self.format_checker.checks("date-time", raises=ValueError)(_date_time)
-        self._templates = [
-            (template, re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"))
+        self._templates: list[tuple[str, re.Pattern[str]]] = [
+            (str(template), re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"))
             for template in self.document["paths"]
         ]
         self.checked: list[tuple[str, str, int]] = []
@@ -195,7 +195,9 @@ async def make_client(clock: ManualClock) -> AsyncIterator[AppClientFactory]:
     clients: list[httpx.AsyncClient] = []
 
     def make(config: SimulatorConfig | None = None, **overrides: Any) -> httpx.AsyncClient:
-        settings = config or SimulatorConfig(rate_limit_enabled=False, **overrides)
+        settings = config or SimulatorConfig(
+            rate_limit=RateLimitSection(enabled=False), **overrides
+        )
         app = create_app(settings, clock)
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://simulator.test/v2"

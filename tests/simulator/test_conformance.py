@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from simulator.config import SimulatorConfig
+from simulator.config import RateLimitSection, SimulatorConfig
 from simulator.server import running_simulator
 
 TIME_SCALE = 200.0  # an 80 s extraction cooldown lasts 0.4 s; the second call still hits it
@@ -60,7 +60,9 @@ class Game:
 
 @pytest.fixture
 def game(api_document: Any) -> Iterator[Game]:
-    config = SimulatorConfig(seed=7, time_scale=TIME_SCALE, rate_limit_enabled=False)
+    config = SimulatorConfig(
+        seed=7, time_scale=TIME_SCALE, rate_limit=RateLimitSection(enabled=False)
+    )
     with running_simulator(config) as url, httpx.Client(base_url=url, timeout=10) as http:
         yield Game(http, api_document)
 

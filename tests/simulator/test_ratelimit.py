@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from flotilla.clock import ManualClock
-from simulator.config import SimulatorConfig
+from simulator.config import RateLimitSection, SimulatorConfig
 from simulator.ratelimit import RateLimiter
 
 RATE_HEADERS = (
@@ -47,7 +47,7 @@ def test_burst_is_only_spent_when_the_static_pool_is_empty() -> None:
 
 def test_address_and_token_are_limited_separately_and_together() -> None:
     clock = ManualClock()
-    limiter = RateLimiter(SimulatorConfig(burst_limit=0), clock)
+    limiter = RateLimiter(SimulatorConfig(rate_limit=RateLimitSection(burst=0)), clock)
     assert limiter.check("a", "t1").allowed and limiter.check("a", "t2").allowed
     refused = limiter.check("a", "t3")  # the address is spent, whatever the token
     assert not refused.allowed and refused.limit_type == "IP Address"
@@ -60,7 +60,7 @@ def test_address_and_token_are_limited_separately_and_together() -> None:
 async def test_exceeding_the_limit_answers_429_with_the_official_body_and_headers(
     make_client: Any, clock: ManualClock, api_document: Any
 ) -> None:
-    client = make_client(SimulatorConfig(rate_limit_enabled=True))
+    client = make_client(SimulatorConfig(rate_limit=RateLimitSection(enabled=True)))
     statuses = []
     for _ in range(33):
         response = await client.get("/")
@@ -85,7 +85,7 @@ async def test_exceeding_the_limit_answers_429_with_the_official_body_and_header
 async def test_an_exhausted_burst_pool_asks_to_wait_for_its_refill(
     make_client: Any, clock: ManualClock
 ) -> None:
-    client = make_client(SimulatorConfig(rate_limit_enabled=True))
+    client = make_client(SimulatorConfig(rate_limit=RateLimitSection(enabled=True)))
     for _ in range(32):
         await client.get("/")
     clock.advance(1.0)
@@ -98,7 +98,7 @@ async def test_an_exhausted_burst_pool_asks_to_wait_for_its_refill(
 
 
 async def test_no_rate_limit_means_no_429_and_no_headers(make_client: Any) -> None:
-    client = make_client(SimulatorConfig(rate_limit_enabled=False))
+    client = make_client(SimulatorConfig(rate_limit=RateLimitSection(enabled=False)))
     for _ in range(50):
         response = await client.get("/")
         assert response.status_code == 200
@@ -109,7 +109,9 @@ async def test_no_rate_limit_means_no_429_and_no_headers(make_client: Any) -> No
 def test_limits_are_configurable(limits: tuple[int, int]) -> None:
     static, burst = limits
     clock = ManualClock()
-    limiter = RateLimiter(SimulatorConfig(static_limit=static, burst_limit=burst), clock)
+    limiter = RateLimiter(
+        SimulatorConfig(rate_limit=RateLimitSection(static=static, burst=burst)), clock
+    )
     allowed = 0
     while limiter.check("a", None).allowed:
         allowed += 1
@@ -119,7 +121,7 @@ def test_limits_are_configurable(limits: tuple[int, int]) -> None:
 async def test_a_sustained_client_of_the_api_gets_150_responses_per_simulated_minute(
     make_client: Any, clock: ManualClock, register: Any
 ) -> None:
-    client = make_client(SimulatorConfig(rate_limit_enabled=True))
+    client = make_client(SimulatorConfig(rate_limit=RateLimitSection(enabled=True)))
     agent = await register(client)  # spends one point of the address, before minute 0
     clock.advance(60)
     start = clock.monotonic()

@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[2] / "services" / "simulator" / "READM
 
 def implemented(app: Any) -> set[tuple[str, str]]:
     """(METHOD, path shape) of every API route, from the app's own OpenAPI listing."""
-    found = set()
+    found: set[tuple[str, str]] = set()
     for path, item in app.openapi()["paths"].items():
         if path.startswith("/v2"):
             shaped = shape(path.removeprefix("/v2")) or "/"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from simulator.actions.rules import (
     require_cargo,
     require_not_in_transit,
@@ -12,12 +10,17 @@ from simulator.actions.rules import (
 from simulator.errors import ApiError, ErrorCode
 from simulator.game import Game
 from simulator.state import Agent, Ship
-from simulator.views import cargo_view
+from simulator.views import Json, cargo_view
 
-Json = dict[str, Any]
+__all__ = [
+    "jettison",
+    "transfer",
+]
 
 
 def jettison(game: Game, ship: Ship, symbol: str, units: int) -> Json:
+    """Throw `units` of `symbol` out of the hold (anywhere but in transit); nothing is paid or
+    gained."""
     require_not_in_transit(game, ship)
     require_positive_units(units)
     require_cargo(ship, symbol, units)
@@ -28,6 +31,8 @@ def jettison(game: Game, ship: Ship, symbol: str, units: int) -> Json:
 def transfer(
     game: Game, agent: Agent, ship: Ship, symbol: str, units: int, target_symbol: str
 ) -> Json:
+    """Hand `units` of `symbol` to the agent's ship `target_symbol`, which must be at the same
+    waypoint in the same docked or orbiting state, with room for them."""
     require_not_in_transit(game, ship)
     require_positive_units(units)
     target = game.ships.get(target_symbol.upper())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from simulator.actions.rules import require_cargo, require_docked, require_positive_units
 from simulator.errors import ApiError, ErrorCode
 from simulator.game import Game
 from simulator.state import Agent, Contract, Ship
-from simulator.views import agent_view, cargo_view, contract_view
+from simulator.views import Json, agent_view, cargo_view, contract_view
 
-Json = dict[str, Any]
+__all__ = [
+    "accept",
+    "deliver",
+    "fulfill",
+    "negotiate",
+]
 
 
 def _require_open(game: Game, contract: Contract) -> None:
@@ -29,6 +32,8 @@ def _require_open(game: Game, contract: Contract) -> None:
 
 
 def accept(game: Game, agent: Agent, contract: Contract) -> Json:
+    """Accept an open contract before its acceptance deadline; the advance (`onAccepted`) is paid at
+    once."""
     if contract.accepted:
         raise ApiError(
             ErrorCode.CONTRACT_ACCEPT_CONFLICT,
@@ -50,6 +55,8 @@ def accept(game: Game, agent: Agent, contract: Contract) -> Json:
 def deliver(
     game: Game, agent: Agent, contract: Contract, ship: Ship, symbol: str, units: int
 ) -> Json:
+    """Deliver cargo towards an accepted contract from a ship docked at the delivery's destination;
+    never more than the contract still needs."""
     if not contract.accepted:
         raise ApiError(
             ErrorCode.CONTRACT_NOT_ACCEPTED,
@@ -97,6 +104,8 @@ def deliver(
 
 
 def fulfill(game: Game, agent: Agent, contract: Contract) -> Json:
+    """Close an accepted contract whose deliveries are all complete and pay the rest
+    (`onFulfilled`)."""
     if not contract.accepted:
         raise ApiError(
             ErrorCode.CONTRACT_NOT_ACCEPTED,

@@ -10,6 +10,7 @@ from simulator.errors import ApiError, ErrorCode
 from simulator.game import Game
 from simulator.state import Agent, Ship
 from simulator.views import (
+    Json,
     agent_view,
     chart_view,
     cooldown_view,
@@ -18,11 +19,20 @@ from simulator.views import (
     waypoint_view,
 )
 
-Json = dict[str, Any]
+__all__ = [
+    "SYSTEM_SCAN_RANGE_PER_STRENGTH",
+    "chart",
+    "scan_ships",
+    "scan_systems",
+    "scan_waypoints",
+]
+
 SYSTEM_SCAN_RANGE_PER_STRENGTH = 800
 
 
 def chart(game: Game, agent: Agent, ship: Ship) -> Json:
+    """Chart the uncharted waypoint the ship is at: its real traits become visible to everyone,
+    credited to the agent."""
     require_not_in_transit(game, ship)
     waypoint = game.waypoint(ship.nav.waypoint_symbol)
     if waypoint.charted:
@@ -56,6 +66,7 @@ def _sensors(game: Game, ship: Ship) -> list[Any]:
 
 
 def scan_waypoints(game: Game, ship: Ship) -> Json:
+    """The waypoints of the ship's system as its sensors see them; starts the scan cooldown."""
     _sensors(game, ship)
     waypoints = game.system_waypoints(ship.nav.waypoint_symbol)
     return {
@@ -65,6 +76,8 @@ def scan_waypoints(game: Game, ship: Ship) -> Json:
 
 
 def scan_systems(game: Game, ship: Ship) -> Json:
+    """The systems within reach of the ship's sensor arrays, nearest first; starts the scan
+    cooldown."""
     sensors = _sensors(game, ship)
     here = game.universe.systems[ship.nav.system_symbol]
     reach = SYSTEM_SCAN_RANGE_PER_STRENGTH * sum(m.strength or 0 for m in sensors)
@@ -87,6 +100,7 @@ def scan_systems(game: Game, ship: Ship) -> Json:
 
 
 def scan_ships(game: Game, ship: Ship) -> Json:
+    """The other ships in the ship's system; starts the scan cooldown."""
     _sensors(game, ship)
     others = [
         other

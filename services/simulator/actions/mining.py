@@ -13,9 +13,16 @@ from simulator.errors import ApiError, ErrorCode
 from simulator.game import Game
 from simulator.state import Ship, Survey
 from simulator.universe import Waypoint
-from simulator.views import cargo_view, cooldown_view, iso, survey_view
+from simulator.views import Json, cargo_view, cooldown_view, iso, survey_view
 
-Json = dict[str, Any]
+__all__ = [
+    "SURVEY_LIFETIME_GAME_SECONDS",
+    "SURVEY_SIZES",
+    "SURVEY_SIZE_WEIGHTS",
+    "extract",
+    "siphon",
+    "survey",
+]
 
 SURVEY_SIZES = {"SMALL": 10, "MODERATE": 25, "LARGE": 50}  # extractions a survey allows
 SURVEY_SIZE_WEIGHTS = {"SMALL": 6, "MODERATE": 3, "LARGE": 1}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from simulator import mechanics
 from simulator.actions.rules import (
@@ -15,18 +14,26 @@ from simulator.actions.trading import record_market_trade
 from simulator.errors import ApiError, ErrorCode
 from simulator.game import Game
 from simulator.state import Agent, Ship
-from simulator.views import agent_view, cooldown_view, fuel_view, nav_view
+from simulator.views import Json, agent_view, cooldown_view, fuel_view, nav_view
 
-Json = dict[str, Any]
+__all__ = [
+    "dock",
+    "jump",
+    "navigate",
+    "orbit",
+    "set_flight_mode",
+]
 
 
 def orbit(game: Game, ship: Ship) -> Json:
+    """Leave the dock for orbit (from anywhere but in transit)."""
     require_not_in_transit(game, ship)
     ship.nav.status = "IN_ORBIT"
     return {"nav": nav_view(ship, game)}
 
 
 def dock(game: Game, ship: Ship) -> Json:
+    """Dock at the waypoint the ship is at (from anywhere but in transit)."""
     require_not_in_transit(game, ship)
     ship.nav.status = "DOCKED"
     return {"nav": nav_view(ship, game)}

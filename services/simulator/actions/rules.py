@@ -9,6 +9,16 @@ from simulator.game import Game
 from simulator.state import Ship
 from simulator.views import cooldown_view, iso
 
+__all__ = [
+    "require_cargo",
+    "require_cargo_space",
+    "require_docked",
+    "require_no_cooldown",
+    "require_not_in_transit",
+    "require_orbit",
+    "require_positive_units",
+]
+
 
 def require_not_in_transit(game: Game, ship: Ship) -> None:
     """4214 with the flight's details while the ship is still flying."""
@@ -31,6 +41,7 @@ def require_not_in_transit(game: Game, ship: Ship) -> None:
 
 
 def require_orbit(game: Game, ship: Ship) -> None:
+    """4236 unless the ship is in orbit (and 4214 while it is still flying)."""
     require_not_in_transit(game, ship)
     if ship.nav.status != "IN_ORBIT":
         raise ApiError(
@@ -41,6 +52,7 @@ def require_orbit(game: Game, ship: Ship) -> None:
 
 
 def require_docked(game: Game, ship: Ship) -> None:
+    """4244 unless the ship is docked (and 4214 while it is still flying)."""
     require_not_in_transit(game, ship)
     if ship.nav.status != "DOCKED":
         raise ApiError(
@@ -100,6 +112,7 @@ def require_cargo_space(ship: Ship, units: int) -> None:
 
 
 def require_positive_units(units: int) -> None:
+    """422 naming `units` when fewer than one is asked for, as the API's validation answers."""
     if units < 1:
         raise ApiError(
             ErrorCode.UNPROCESSABLE_INPUT,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from simulator import catalog, mechanics
 from simulator.actions.rules import (
     require_cargo,
@@ -15,6 +13,7 @@ from simulator.errors import ApiError, ErrorCode, not_found
 from simulator.game import Game
 from simulator.state import Agent, MarketGood, Ship
 from simulator.views import (
+    Json,
     agent_view,
     cargo_view,
     fuel_view,
@@ -24,7 +23,15 @@ from simulator.views import (
     ship_view,
 )
 
-Json = dict[str, Any]
+__all__ = [
+    "buy_ship",
+    "install_mount",
+    "purchase",
+    "record_market_trade",
+    "refuel",
+    "remove_mount",
+    "sell",
+]
 
 
 def record_market_trade(
@@ -111,6 +118,8 @@ def _check_trade_volume(ship: Ship, good: MarketGood, units: int) -> None:
 
 
 def sell(game: Game, agent: Agent, ship: Ship, symbol: str, units: int) -> Json:
+    """Sell `units` of `symbol` from a docked ship to the market at its waypoint, at the price its
+    supply sets, which the sale then lowers."""
     require_docked(game, ship)
     require_positive_units(units)
     good = _market_good(game, ship, symbol, buying=False)
@@ -125,6 +134,8 @@ def sell(game: Game, agent: Agent, ship: Ship, symbol: str, units: int) -> Json:
 
 
 def purchase(game: Game, agent: Agent, ship: Ship, symbol: str, units: int) -> Json:
+    """Buy `units` of `symbol` into a docked ship at the market's price, which the purchase then
+    raises; the agent must afford it and the hold must have room."""
     require_docked(game, ship)
     require_positive_units(units)
     good = _market_good(game, ship, symbol, buying=True)
@@ -257,6 +268,8 @@ def _charge_fee(agent: Agent, fee: int) -> None:
 
 
 def install_mount(game: Game, agent: Agent, ship: Ship, symbol: str) -> Json:
+    """Fit a mount the ship carries in its cargo, at a shipyard, for its fee; needs a free mounting
+    point and the reactor power."""
     fee = _modification_site(game, ship)
     mount = catalog.MOUNTS.get(symbol)
     if mount is None or ship.cargo.get(symbol, 0) < 1:
@@ -287,6 +300,8 @@ def install_mount(game: Game, agent: Agent, ship: Ship, symbol: str) -> Json:
 
 
 def remove_mount(game: Game, agent: Agent, ship: Ship, symbol: str) -> Json:
+    """Take an installed mount off at a shipyard, for its fee; it goes back into the cargo, which
+    needs room for it."""
     fee = _modification_site(game, ship)
     index = next((i for i, m in enumerate(ship.mounts) if m.symbol == symbol), None)
     if index is None:

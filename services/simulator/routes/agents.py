@@ -12,10 +12,24 @@ from simulator.game import API_VERSION
 from simulator.routes.deps import AgentDep, GameDep, LimitQuery, PageQuery, ok, ok_page, paged
 from simulator.views import agent_view, contract_view, faction_view, iso, ship_view
 
+__all__ = [
+    "RegisterRequest",
+    "get_agent",
+    "get_agents",
+    "get_faction",
+    "get_factions",
+    "get_my_agent",
+    "get_status",
+    "register",
+    "router",
+]
+
 router = APIRouter()
 
 
 class RegisterRequest(BaseModel):
+    """The body of `POST /register`."""
+
     symbol: str = Field(min_length=3, max_length=14)
     faction: str
     email: str | None = None
@@ -24,6 +38,7 @@ class RegisterRequest(BaseModel):
 @router.get("", include_in_schema=False)
 @router.get("/")
 async def get_status(game: GameDep) -> JSONResponse:
+    """The server's status: version, reset date, counts and leaderboards."""
     agents = sorted(game.agents.values(), key=lambda a: -a.credits)[:10]
     charts: dict[str, int] = {}
     for waypoint in game.universe.waypoints.values():
@@ -58,6 +73,7 @@ async def get_status(game: GameDep) -> JSONResponse:
 
 @router.post("/register", status_code=201)
 async def register(body: RegisterRequest, game: GameDep) -> JSONResponse:
+    """Register a new agent: its token, its starting ships and a first contract."""
     faction = body.faction.upper()
     if faction not in catalog.ALL_FACTION_SYMBOLS:
         raise ApiError(
@@ -82,17 +98,20 @@ async def register(body: RegisterRequest, game: GameDep) -> JSONResponse:
 
 @router.get("/my/agent")
 async def get_my_agent(agent: AgentDep, game: GameDep) -> JSONResponse:
+    """The calling agent, with its account id and credits."""
     return ok(agent_view(agent, game))
 
 
 @router.get("/agents")
 async def get_agents(game: GameDep, page: PageQuery = 1, limit: LimitQuery = 10) -> JSONResponse:
+    """Every agent, public details only, paged."""
     items, page_meta = paged(list(game.agents.values()), page, limit)
     return ok_page([agent_view(a, game, private=False) for a in items], page_meta)
 
 
 @router.get("/agents/{agent_symbol}")
 async def get_agent(agent_symbol: str, game: GameDep) -> JSONResponse:
+    """One agent's public details."""
     agent = game.agents.get(agent_symbol.upper())
     if agent is None:
         raise not_found(f"Agent {agent_symbol}")
@@ -101,6 +120,7 @@ async def get_agent(agent_symbol: str, game: GameDep) -> JSONResponse:
 
 @router.get("/factions")
 async def get_factions(game: GameDep, page: PageQuery = 1, limit: LimitQuery = 10) -> JSONResponse:
+    """The factions with a home in this universe, paged."""
     homes = [f for f in catalog.FACTIONS if f in game.universe.headquarters]
     items, page_meta = paged(homes, page, limit)
     return ok_page([faction_view(f, game) for f in items], page_meta)
@@ -108,6 +128,7 @@ async def get_factions(game: GameDep, page: PageQuery = 1, limit: LimitQuery = 1
 
 @router.get("/factions/{faction_symbol}")
 async def get_faction(faction_symbol: str, game: GameDep) -> JSONResponse:
+    """One faction."""
     symbol = faction_symbol.upper()
     if symbol not in game.universe.headquarters:
         raise not_found(f"Faction {faction_symbol}")

@@ -12,10 +12,27 @@ from simulator.game import Game
 from simulator.state import Agent, Ship
 from simulator.views import meta
 
-T = TypeVar("T")
+__all__ = [
+    "AgentDep",
+    "GameDep",
+    "LimitQuery",
+    "MaybeAgentDep",
+    "PageQuery",
+    "ShipDep",
+    "current_agent",
+    "get_game",
+    "ok",
+    "ok_page",
+    "optional_agent",
+    "own_ship",
+    "paged",
+]
+
+_T = TypeVar("_T")
 
 
 def get_game(request: Request) -> Game:
+    """The game of the app serving the request."""
     game: Game = request.app.state.game
     return game
 
@@ -43,6 +60,7 @@ LimitQuery = Annotated[int, Query(ge=1, le=20, description="Items per page, 1 to
 
 
 def own_ship(ship_symbol: str, agent: AgentDep, game: GameDep) -> Ship:
+    """The calling agent's ship named in the path; 404 for anyone else's."""
     return game.ship(agent, ship_symbol)
 
 
@@ -50,13 +68,16 @@ ShipDep = Annotated[Ship, Depends(own_ship)]
 
 
 def ok(data: Any, status_code: int = 200) -> JSONResponse:
+    """A response in the API's `{"data": ...}` envelope."""
     return JSONResponse({"data": data}, status_code=status_code)
 
 
-def paged(items: Sequence[T], page: int, limit: int) -> tuple[Sequence[T], dict[str, int]]:
+def paged(items: Sequence[_T], page: int, limit: int) -> tuple[Sequence[_T], dict[str, int]]:
+    """One page of `items` and the `meta` that describes it."""
     start = (page - 1) * limit
     return items[start : start + limit], meta(len(items), page, limit)
 
 
 def ok_page(data: list[Any], page_meta: dict[str, int]) -> JSONResponse:
+    """A paged response: `{"data": [...], "meta": {total, page, limit}}`."""
     return JSONResponse({"data": data, "meta": page_meta})

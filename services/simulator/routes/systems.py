@@ -18,17 +18,31 @@ from simulator.views import (
     waypoint_view,
 )
 
+__all__ = [
+    "get_jump_gate",
+    "get_market",
+    "get_shipyard",
+    "get_supply_chain",
+    "get_system",
+    "get_system_waypoints",
+    "get_systems",
+    "get_waypoint",
+    "router",
+]
+
 router = APIRouter()
 
 
 @router.get("/systems")
 async def get_systems(game: GameDep, page: PageQuery = 1, limit: LimitQuery = 10) -> JSONResponse:
+    """Every system, paged."""
     items, page_meta = paged(list(game.universe.systems.values()), page, limit)
     return ok_page([system_view(s, game) for s in items], page_meta)
 
 
 @router.get("/systems/{system_symbol}")
 async def get_system(system_symbol: str, game: GameDep) -> JSONResponse:
+    """One system with its waypoints."""
     return ok(system_view(game.system(system_symbol.upper()), game))
 
 
@@ -43,6 +57,7 @@ async def get_system_waypoints(
         list[str] | None, Query(description="Only waypoints with all of these traits.")
     ] = None,
 ) -> JSONResponse:
+    """A system's waypoints, paged, optionally of one type or with all of some traits."""
     system = game.system(system_symbol.upper())
     wanted = {t.strip().upper() for value in traits or [] for t in value.split(",") if t.strip()}
     waypoints = [game.universe.waypoints[w] for w in system.waypoints]
@@ -56,6 +71,7 @@ async def get_system_waypoints(
 
 @router.get("/systems/{system_symbol}/waypoints/{waypoint_symbol}")
 async def get_waypoint(system_symbol: str, waypoint_symbol: str, game: GameDep) -> JSONResponse:
+    """One waypoint."""
     waypoint = game.system_waypoint(system_symbol.upper(), waypoint_symbol.upper())
     return ok(waypoint_view(waypoint, game))
 
@@ -64,6 +80,7 @@ async def get_waypoint(system_symbol: str, waypoint_symbol: str, game: GameDep) 
 async def get_market(
     system_symbol: str, waypoint_symbol: str, game: GameDep, agent: MaybeAgentDep
 ) -> JSONResponse:
+    """The market at a waypoint; prices and transactions only with an agent's ship there."""
     waypoint = game.system_waypoint(system_symbol.upper(), waypoint_symbol.upper())
     market = game.market(waypoint.symbol)
     present = agent is not None and game.has_ship_at(agent, waypoint.symbol)
@@ -74,6 +91,7 @@ async def get_market(
 async def get_shipyard(
     system_symbol: str, waypoint_symbol: str, game: GameDep, agent: MaybeAgentDep
 ) -> JSONResponse:
+    """The shipyard at a waypoint; ships and prices only with one of the agent's ships there."""
     waypoint = game.system_waypoint(system_symbol.upper(), waypoint_symbol.upper())
     shipyard = game.shipyard(waypoint.symbol)
     present = agent is not None and game.has_ship_at(agent, waypoint.symbol)
@@ -82,6 +100,7 @@ async def get_shipyard(
 
 @router.get("/systems/{system_symbol}/waypoints/{waypoint_symbol}/jump-gate")
 async def get_jump_gate(system_symbol: str, waypoint_symbol: str, game: GameDep) -> JSONResponse:
+    """The jump gate at a waypoint and the gates it connects to."""
     waypoint = game.system_waypoint(system_symbol.upper(), waypoint_symbol.upper())
     if waypoint.type != "JUMP_GATE":
         raise not_found(f"Jump gate at {waypoint.symbol}")
@@ -90,6 +109,7 @@ async def get_jump_gate(system_symbol: str, waypoint_symbol: str, game: GameDep)
 
 @router.get("/market/supply-chain")
 async def get_supply_chain() -> JSONResponse:
+    """Which imports each export is made from."""
     chain: dict[str, set[str]] = {}
     for profile in catalog.MARKET_PROFILES.values():
         for export in profile.exports:
