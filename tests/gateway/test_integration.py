@@ -22,13 +22,13 @@ from flotilla.client import (
     ShipInTransit,
 )
 from flotilla.client.models import Ship
+from flotilla.semconv import BACKGROUND
 from flotilla.v1.api_pb2 import CallOutcome
-from gateway.endpoints import BACKGROUND
 
-from .conftest import gateway_service, simulator, wait_until
+from .conftest import gateway_service, gateway_settings, simulator, wait_until
 
 # For tests that are not about the rate limit: the gateway's limiter out of the way.
-NO_LIMIT: dict[str, Any] = {"gateway_rate_limit_static": 10_000, "gateway_rate_limit_burst": 0}
+NO_LIMIT: dict[str, Any] = {"static": 10_000, "burst": 0}
 
 
 async def sleep_until(moment: datetime) -> None:
@@ -42,7 +42,9 @@ def command_ship(ships: list[Ship]) -> Ship:
 
 async def test_a_fleet_plays_through_the_client_end_to_end(nats_url: str) -> None:
     with simulator(time_scale=50) as base_url:
-        async with gateway_service(nats_url, base_url, **NO_LIMIT) as running:
+        async with gateway_service(
+            gateway_settings(nats_url, base_url, rate_limit=NO_LIMIT)
+        ) as running:
             api = running.client(default_deadline_seconds=30)
             agent = await api.get_agent()
             ships = await api.all_ships()
@@ -101,7 +103,7 @@ async def test_under_the_real_limit_a_cooldown_call_overtakes_a_flood_of_reads(
     rng = random.Random(4)
     with simulator(rate_limit_enabled=True, time_scale=50) as base_url:
         async with gateway_service(
-            nats_url, base_url, gateway_rate_limit_burst_reserve=burst_reserve
+            gateway_settings(nats_url, base_url, rate_limit={"burst_reserve": burst_reserve})
         ) as running:
             ship_api = running.client(default_deadline_seconds=60)
             ships = await ship_api.all_ships()
@@ -149,14 +151,12 @@ async def test_faults_from_the_simulator_are_survived_with_bounded_retries(
         "latency_ms": 15,
         "fault_seed": 11,
     }
-    settings: dict[str, Any] = {
-        "gateway_retry_base_delay_seconds": 0.01,
-        "gateway_retry_max_delay_seconds": 0.05,
-        "gateway_rate_limit_default_pause_seconds": 0.05,
-        **NO_LIMIT,
+    sections: dict[str, Any] = {
+        "retry": {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05},
+        "rate_limit": {"default_pause_seconds": 0.05, **NO_LIMIT},
     }
     with simulator(**faults) as base_url:
-        async with gateway_service(nats_url, base_url, **settings) as running:
+        async with gateway_service(gateway_settings(nats_url, base_url, **sections)) as running:
             api = running.client(default_deadline_seconds=60)
             ships = None
             while ships is None:  # even the first listing may meet a fault
@@ -207,10 +207,11 @@ async def test_two_hundred_concurrent_callers_never_overflow_the_connection_pool
 ) -> None:
     with simulator(latency_ms=40) as base_url:
         async with gateway_service(
-            nats_url, base_url, gateway_http_max_in_flight=8, **NO_LIMIT
+            gateway_settings(nats_url, base_url, http={"max_in_flight": 8}, rate_limit=NO_LIMIT)
         ) as running:
             api = running.client(default_deadline_seconds=60)
-            session = running.gateway._agents[running.agent]
+            session = running.gateway.admission.session(running.agent)
+            assert session is not None
             pool = session.client._transport._pool  # type: ignore[attr-defined]
             most_connections = 0
             done = asyncio.Event()
