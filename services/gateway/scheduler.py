@@ -26,7 +26,7 @@ from flotilla.settings import Section
 
 __all__ = ["Entry", "PriorityScheduler", "QueueConfig", "QueueFull"]
 
-T = TypeVar("T")
+T = TypeVar("T")  # what the scheduler queues (the gateway: a ticket per call)
 
 
 class QueueConfig(Section):

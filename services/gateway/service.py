@@ -38,7 +38,7 @@ __all__ = [
 
 log = logging.getLogger("gateway")
 
-TRACE_HEADERS = ("traceparent", "tracestate")
+_TRACE_HEADERS = ("traceparent", "tracestate")
 
 # Readiness: NATS connected (kept by the kit), the API answering lately or reachable, and an
 # agent to send for.
@@ -52,16 +52,16 @@ SEAM_TRANSPORT_FACTORY: Final = "transport_factory"
 SEAM_TRACER: Final = "tracer"
 
 # How often the API is probed with a TCP connect while no call is giving news of it.
-UPSTREAM_PROBE_SECONDS = 5.0
+_UPSTREAM_PROBE_SECONDS = 5.0
 # Share of the kit's grace period the calls on the wire get to finish when draining; the rest
 # is left for publishing their request-log events and closing.
-DRAIN_SHARE = 0.8
+_DRAIN_SHARE = 0.8
 
 
 def caller_context(msg_headers: dict[str, str] | None, call: ApiCall) -> Context:
     """The caller's trace context: from the NATS headers, else from the call's own map."""
     headers = msg_headers or {}
-    if any(h in headers for h in TRACE_HEADERS):
+    if any(h in headers for h in _TRACE_HEADERS):
         return extract_context(headers)
     return extract_context(dict(call.trace_context))
 
@@ -189,7 +189,7 @@ async def run(ctx: ServiceContext[GatewaySettings, GatewayMetrics]) -> None:
     ctx.health.watch(UPSTREAM_CHECK, gateway.health.state)
     ctx.health.watch(AGENTS_CHECK, gateway.agents_ready)
     upstream_probe = asyncio.create_task(
-        gateway.health.watch(ctx.stopped_within, UPSTREAM_PROBE_SECONDS),
+        gateway.health.watch(ctx.stopped_within, _UPSTREAM_PROBE_SECONDS),
         name="gateway-upstream-probe",
     )
     ctx.stack.push_async_callback(_cancel, upstream_probe)
@@ -209,7 +209,7 @@ async def run(ctx: ServiceContext[GatewaySettings, GatewayMetrics]) -> None:
     ctx.exposed["service"] = service
     await ctx.stopping.wait()
     log.info("draining: %d calls in progress", service.pending)
-    await service.drain(grace_seconds=settings.shutdown_grace_seconds * DRAIN_SHARE)
+    await service.drain(grace_seconds=settings.shutdown_grace_seconds * _DRAIN_SHARE)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

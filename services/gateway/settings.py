@@ -56,10 +56,6 @@ class SpaceTradersSection(Section):
                 raise ValueError("needs a symbol and a token for each agent")
         return tokens
 
-    def has_tokens(self) -> bool:
-        """Whether any agent token is configured (else the gateway may register one)."""
-        return bool(self.agent_tokens) or self.token is not None
-
 
 class RegistrationSection(Section):
     """The agent the gateway registers at start when no token is configured (the local run
@@ -85,15 +81,25 @@ class GatewaySettings(ServiceSettings):
 
     settings_prefix: ClassVar[str] = "FLOTILLA_GATEWAY_"
 
-    spacetraders: SpaceTradersSection = Field(default_factory=SpaceTradersSection)
-    registration: RegistrationSection = Field(default_factory=RegistrationSection)
+    spacetraders: SpaceTradersSection = Field(
+        default_factory=SpaceTradersSection, description="the API and the agents' tokens"
+    )
+    registration: RegistrationSection = Field(
+        default_factory=RegistrationSection,
+        description="the agent registered when none is configured",
+    )
     agent_local_addresses: dict[str, str] = Field(
         default_factory=dict,
         description='agents whose requests leave from another local address, as JSON {"SYMBOL": '
         '"10.0.0.7"}; agents on one address share one rate limit (the API limits per IP)',
     )
-    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
-    http: HttpConfig = Field(default_factory=HttpConfig)
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-    queue: QueueConfig = Field(default_factory=QueueConfig)
-    probes: ProbeSection = Field(default_factory=lambda: ProbeSection(port=GATEWAY_PROBE_PORT))
+    rate_limit: RateLimitConfig = Field(
+        default_factory=RateLimitConfig, description="the model of the API's rate limit"
+    )
+    http: HttpConfig = Field(default_factory=HttpConfig, description="connections and timeouts")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="attempts and waits")
+    queue: QueueConfig = Field(default_factory=QueueConfig, description="the priority queue")
+    probes: ProbeSection = Field(
+        default_factory=lambda: ProbeSection(port=GATEWAY_PROBE_PORT),
+        description="the probe and metrics endpoint, on the gateway's own port by default",
+    )

@@ -17,6 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from flotilla.client import GatewayTransport, SpaceTradersClient
+from flotilla.clock import Clock
 from flotilla.kit import RunningService, open_service
 from flotilla.metrics import MetricsRegistry
 from flotilla.settings import load_settings
@@ -188,10 +189,11 @@ async def serving(running: Running, within: float = 30.0) -> GatewayService:
 
 @contextlib.asynccontextmanager
 async def gateway_service(
-    settings: GatewaySettings, *, seams: dict[str, Any] | None = None
+    settings: GatewaySettings, *, seams: dict[str, Any] | None = None, clock: Clock | None = None
 ) -> AsyncIterator[RunningGateway]:
-    """`SERVICE` opened by the kit with `settings` (and test `seams`), once it serves calls."""
-    async with open_service(SERVICE, settings, seams=seams) as running:
+    """`SERVICE` opened by the kit with `settings` (and test `seams`, a `clock`), once it
+    serves calls."""
+    async with open_service(SERVICE, settings, seams=seams, clock=clock) as running:
         service = await serving(running)
         gateway: Gateway = running.exposed["gateway"]
         agent = gateway.default_agent
@@ -207,7 +209,12 @@ async def gateway_service(
 
 @contextlib.asynccontextmanager
 async def gateway_on_fake_api(
-    nats_url: str, api: FakeApi, *, seams: dict[str, Any] | None = None, **sections: Any
+    nats_url: str,
+    api: FakeApi,
+    *,
+    seams: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+    **sections: Any,
 ) -> AsyncIterator[RunningGateway]:
     """The gateway service on real NATS in front of `api` (reached through the transport
     seam), with one agent, AGENT-1 (token `secret-token`), and no rate limit unless asked."""
@@ -216,7 +223,7 @@ async def gateway_on_fake_api(
     sections["spacetraders"] = {"agent_tokens": {"AGENT-1": "secret-token"}}
     settings = gateway_settings(nats_url, FAKE_API, **sections)
     all_seams = {SEAM_TRANSPORT_FACTORY: api.transport_factory, **(seams or {})}
-    async with gateway_service(settings, seams=all_seams) as running:
+    async with gateway_service(settings, seams=all_seams, clock=clock) as running:
         yield running
 
 

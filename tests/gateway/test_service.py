@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -20,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from flotilla import names
 from flotilla.client import CallExpired, GatewayTransport, GatewayUnavailable, SpaceTradersClient
+from flotilla.clock import ManualClock
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome, PriorityClass
 from flotilla.v1.events_pb2 import RequestLog
 from gateway.service import SEAM_TRACER
@@ -102,6 +105,29 @@ async def test_an_expired_call_is_logged_and_raises_call_expired(
     assert expired.ship_symbol == "AGENT-1-1" and expired.endpoint == "/my/ships/{shipSymbol}"
     assert expired.attempts == 0 and expired.queued_ms >= 150
     assert len(fake_api.requests) == 1
+
+
+async def test_the_service_reads_every_time_from_the_injected_clock(
+    nats_url: str, fake_api: FakeApi
+) -> None:
+    """On a clock stopped in 2020, a deadline ten seconds after its start is still ahead (by
+    the machine's clock it passed long ago), no time passes queued or on the wire, and the
+    request-log event is stamped at the clock's instant."""
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    deadline = Timestamp()
+    deadline.FromDatetime(start + timedelta(seconds=10))
+    async with gateway_on_fake_api(nats_url, fake_api, clock=ManualClock(start)) as running:
+        reply = await running.nc.request(
+            names.GATEWAY_CALL_SUBJECT,
+            call("GET", "/my/agent", deadline=deadline).SerializeToString(),
+            timeout=5,
+        )
+        await running.request_log.wait_idle()
+        events = await request_log_events(running.nc, 1)
+    result = ApiResult.FromString(reply.data)
+    assert result.outcome == CallOutcome.CALL_OUTCOME_COMPLETED, result.error_message
+    assert (result.queued_ms, result.wire_ms) == (0.0, 0.0)
+    assert events[0][0].timestamp.ToDatetime(tzinfo=UTC) == start
 
 
 async def test_the_callers_trace_context_in_the_nats_headers_is_continued(
