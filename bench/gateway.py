@@ -44,19 +44,18 @@ import nats  # noqa: E402
 from aiolimiter import AsyncLimiter  # noqa: E402
 
 from flotilla.client import CallRequest, GatewayTransport  # noqa: E402
-from flotilla.local_servers import NatsServer  # noqa: E402
-from flotilla.topology import ensure_topology  # noqa: E402
-from flotilla.v1.api_pb2 import CallOutcome  # noqa: E402
-from gateway.endpoints import (  # noqa: E402
+from flotilla.kit import open_service  # noqa: E402
+from flotilla.local_servers import NatsServer, free_port  # noqa: E402
+from flotilla.semconv import (  # noqa: E402
     BACKGROUND,
     COOLDOWN_START,
     FLEET,
     SHIP_UNBLOCK,
     priority_name,
 )
-from gateway.metrics import GatewayMetrics  # noqa: E402
-from gateway.request_log import RequestLogPublisher  # noqa: E402
-from gateway.service import GatewayService, add_configured_agents, build_gateway  # noqa: E402
+from flotilla.v1.api_pb2 import CallOutcome  # noqa: E402
+from gateway.declaration import SERVICE  # noqa: E402
+from gateway.service import SEAM_TRANSPORT_FACTORY  # noqa: E402
 from gateway.settings import GatewaySettings  # noqa: E402
 from gateway.upstream import default_transport  # noqa: E402
 
@@ -178,7 +177,7 @@ class CountingTransport(httpx.AsyncBaseTransport):
 @contextlib.contextmanager
 def simulator_process(work: Path, name: str, seed: int) -> Iterator[str]:
     """A simulator with the real rate limit in its own process; yields its …/v2 URL."""
-    url_file = work / f"{name}.url"
+    port = free_port()
     env = {**os.environ, "FLOTILLA_LOG_LEVEL": "WARNING", "FLOTILLA_LOG_FORMAT": "text"}
     proc = subprocess.Popen(
         [
@@ -186,11 +185,11 @@ def simulator_process(work: Path, name: str, seed: int) -> Iterator[str]:
             "-m",
             "simulator",
             "--port",
-            "0",
-            "--url-file",
-            str(url_file),
+            str(port),
             "--seed",
             str(seed),
+            "--probes-port",
+            "off",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -198,13 +197,11 @@ def simulator_process(work: Path, name: str, seed: int) -> Iterator[str]:
     )
     try:
         deadline = time.monotonic() + 30
-        while not url_file.exists() or not url_file.read_text().strip():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"simulator {name} did not start")
-            time.sleep(0.05)
-        url = url_file.read_text().strip()
+        url = f"http://127.0.0.1:{port}/v2"
         health = url.removesuffix("/v2") + "/health"
         while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"simulator {name} exited at start")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(health, timeout=1).status_code == 200:
                     break
@@ -226,57 +223,57 @@ def simulator_process(work: Path, name: str, seed: int) -> Iterator[str]:
 
 @contextlib.asynccontextmanager
 async def gateway_side(nats_url: str, base_url: str, tally: Tally) -> AsyncIterator[Any]:
-    """The gateway service as deployed (defaults: the real limits), on NATS, in front of the
-    simulator; yields a function that plays one arrival."""
+    """The gateway service as deployed (defaults: the real limits), started by the service kit
+    on NATS in front of the simulator, its requests counted on the way out; yields a function
+    that plays one arrival."""
     settings = GatewaySettings(
-        nats_url=nats_url, spacetraders_base_url=base_url, gateway_register_symbol="BENCH-GW"
+        nats_url=nats_url,
+        spacetraders={"base_url": base_url},  # type: ignore[arg-type]
+        registration={"symbol": "BENCH-GW"},  # type: ignore[arg-type]
+        probes={"port": "off"},  # type: ignore[arg-type]
     )
-    metrics = GatewayMetrics()
 
     def counting(limits: httpx.Limits, local_address: str | None) -> httpx.AsyncBaseTransport:
         return CountingTransport(default_transport(limits, local_address), tally)
 
-    gateway = build_gateway(settings, metrics, transport_factory=counting)
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_topology(js)
-    request_log = RequestLogPublisher(js, metrics)
-    request_log.start()
-    gateway.observers.append(request_log.record)
-    service = GatewayService(nc, gateway)
-    try:
-        await add_configured_agents(gateway, settings, asyncio.Event())
-        await service.start()
-        transport = GatewayTransport(nc)
-        symbols = await _symbols_via_gateway(transport)
+    async with open_service(SERVICE, settings, seams={SEAM_TRANSPORT_FACTORY: counting}) as running:
+        # It serves calls once its agent is registered.
+        deadline = time.monotonic() + 60
+        while "service" not in running.exposed:
+            if running.task.done():
+                running.task.result()
+                raise RuntimeError("the gateway stopped before it served calls")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not start serving calls")
+            await asyncio.sleep(0.02)
+        nc = await nats.connect(nats_url)
+        try:
+            transport = GatewayTransport(nc)
+            symbols = await _symbols_via_gateway(transport)
 
-        async def play(arrival: Arrival) -> None:
-            path, body = arrival.resolve(symbols)
-            result = await transport.send(
-                CallRequest(
-                    arrival.method,
-                    path,
-                    body=body,
-                    query=arrival.query,
-                    priority=arrival.priority,
-                    deadline_seconds=DEADLINE_SECONDS[arrival.priority],
+            async def play(arrival: Arrival) -> None:
+                path, body = arrival.resolve(symbols)
+                result = await transport.send(
+                    CallRequest(
+                        arrival.method,
+                        path,
+                        body=body,
+                        query=arrival.query,
+                        priority=arrival.priority,
+                        deadline_seconds=DEADLINE_SECONDS[arrival.priority],
+                    )
                 )
-            )
-            if result.outcome == CallOutcome.CALL_OUTCOME_EXPIRED:
-                tally.expired[arrival.priority] += 1
-            elif result.outcome == CallOutcome.CALL_OUTCOME_OVERLOADED:
-                tally.overloaded[arrival.priority] += 1
-            else:
-                tally.answered[arrival.priority] += 1
-                tally.waits[arrival.priority].append(result.queued_ms / 1000)
+                if result.outcome == CallOutcome.CALL_OUTCOME_EXPIRED:
+                    tally.expired[arrival.priority] += 1
+                elif result.outcome == CallOutcome.CALL_OUTCOME_OVERLOADED:
+                    tally.overloaded[arrival.priority] += 1
+                else:
+                    tally.answered[arrival.priority] += 1
+                    tally.waits[arrival.priority].append(result.queued_ms / 1000)
 
-        yield play
-    finally:
-        gateway.stop_accepting()
-        await service.drain(grace_seconds=10)
-        await request_log.close()
-        await gateway.close()
-        await nc.drain()
+            yield play
+        finally:
+            await nc.drain()
 
 
 async def _symbols_via_gateway(transport: GatewayTransport) -> dict[str, str]:

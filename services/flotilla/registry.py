@@ -10,7 +10,10 @@ from flotilla.kit.declaration import AnyService, Service
 
 __all__ = ["DECLARATIONS", "declared", "declared_names"]
 
-DECLARATIONS: Final[tuple[str, ...]] = ("simulator.declaration",)
+DECLARATIONS: Final[tuple[str, ...]] = (
+    "simulator.declaration",
+    "gateway.declaration",
+)
 
 
 def declared() -> list[AnyService]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from flotilla.cli import main
+from flotilla.kit import main
+from gateway.declaration import SERVICE
+
+__all__: list[str] = []
 
 if __name__ == "__main__":
-    sys.exit(main(["gateway", *sys.argv[1:]]))
+    sys.exit(main(SERVICE))

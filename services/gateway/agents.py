@@ -13,14 +13,34 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flotilla.backoff import Backoff
+from flotilla.kit import ServiceFailed
+from flotilla.settings import env_name
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome
 from gateway.core import Gateway
+from gateway.settings import GatewaySettings
+
+__all__ = [
+    "REGISTER_BACKOFF",
+    "AgentCredentials",
+    "AgentSetupError",
+    "add_configured_agents",
+    "generated_symbol",
+    "register_agent",
+    "resolve_symbol",
+    "symbol_from_token",
+]
 
 log = logging.getLogger("gateway.agents")
 
+# Waits between registration attempts while the API is not answering yet (in `flotilla up` the
+# simulator may still be starting): 1 s, doubling, at most 30 s.
+REGISTER_BACKOFF = Backoff(base_seconds=1.0, max_seconds=30.0)
 
-class AgentSetupError(Exception):
-    """An agent could not be set up and retrying will not help (e.g. a token was refused)."""
+
+class AgentSetupError(ServiceFailed):
+    """An agent could not be set up and retrying will not help (e.g. a token was refused); the
+    service stops with this one-line reason."""
 
 
 @dataclass(frozen=True)
@@ -102,14 +122,14 @@ async def register_agent(
     faction: str,
     account_token: str | None,
     stopping: asyncio.Event,
-    retry_seconds: Callable[[int], float] = lambda n: min(30.0, 0.5 * 2.0 ** min(n, 6)),
+    backoff: Backoff = REGISTER_BACKOFF,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> AgentCredentials | None:
     """Register a new agent (`POST /register`) and return its credentials.
 
     Keeps trying while the API is unreachable (in `flotilla up` the simulator may still be
-    starting); a refusal (4xx) raises `AgentSetupError`. Returns None if `stopping` is set
-    first.
+    starting), waiting the capped exponential steps of `backoff`; a refusal (4xx) raises
+    `AgentSetupError`. Returns None if `stopping` is set first.
     """
     body = json.dumps({"symbol": symbol, "faction": faction}).encode()
     failures = 0
@@ -127,7 +147,8 @@ async def register_agent(
         if _permanent(result):
             raise AgentSetupError(f"registering agent {symbol} was refused ({_describe(result)})")
         failures += 1
-        wait = retry_seconds(failures)
+        # The steps without jitter: one gateway registering has no one to spread out from.
+        wait = backoff.step(failures)
         log.warning(
             "registering agent %s failed (%s); trying again in %.1fs",
             symbol,
@@ -146,3 +167,39 @@ def _interruptible_sleep(stopping: asyncio.Event) -> Callable[[float], Awaitable
                 await stopping.wait()
 
     return pause
+
+
+async def add_configured_agents(
+    gateway: Gateway, settings: GatewaySettings, stopping: asyncio.Event
+) -> bool:
+    """Give the gateway its agents: the configured tokens, or a freshly registered agent when
+    none is configured (local run). False when asked to stop before one was ready."""
+    api = settings.spacetraders
+    addresses = settings.agent_local_addresses
+    for symbol, token in api.agent_tokens.items():
+        gateway.add_agent(symbol, token.get_secret_value(), local_address=addresses.get(symbol, ""))
+    if api.token is not None:
+        secret = api.token.get_secret_value()
+        symbol = await resolve_symbol(gateway, secret)
+        if symbol not in gateway.agents:
+            gateway.add_agent(symbol, secret, local_address=addresses.get(symbol, ""))
+    if gateway.agents:
+        return True
+    if not settings.registration.agent:
+        raise AgentSetupError(
+            f"no agent configured: set {env_name(GatewaySettings, 'spacetraders', 'token')} or "
+            f"{env_name(GatewaySettings, 'spacetraders', 'agent_tokens')} (or leave "
+            f"{env_name(GatewaySettings, 'registration', 'agent')} on to register one)"
+        )
+    account = api.account_token
+    credentials = await register_agent(
+        gateway,
+        symbol=settings.registration.symbol or generated_symbol(),
+        faction=settings.registration.faction,
+        account_token=account.get_secret_value() if account is not None else None,
+        stopping=stopping,
+    )
+    if credentials is None:
+        return False
+    gateway.add_agent(credentials.symbol, credentials.token)
+    return True

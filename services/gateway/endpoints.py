@@ -8,25 +8,14 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from flotilla.v1.api_pb2 import PriorityClass
+from flotilla.semconv import BACKGROUND, COOLDOWN_START, FLEET, SHIP_UNBLOCK
 
-COOLDOWN_START: Final = PriorityClass.PRIORITY_CLASS_COOLDOWN_START
-SHIP_UNBLOCK: Final = PriorityClass.PRIORITY_CLASS_SHIP_UNBLOCK
-FLEET: Final = PriorityClass.PRIORITY_CLASS_FLEET
-BACKGROUND: Final = PriorityClass.PRIORITY_CLASS_BACKGROUND
+__all__ = ["METHODS", "Endpoint", "ResolvedCall", "normalize_path", "resolve"]
 
-# Highest first; the scheduler serves them in this order (with aging).
-PRIORITY_CLASSES: Final[tuple[int, ...]] = (COOLDOWN_START, SHIP_UNBLOCK, FLEET, BACKGROUND)
-PRIORITY_NAMES: Final[dict[int, str]] = {
-    COOLDOWN_START: "cooldown_start",
-    SHIP_UNBLOCK: "ship_unblock",
-    FLEET: "fleet",
-    BACKGROUND: "background",
-}
-
+# The HTTP methods the API uses; a call with any other is rejected.
 METHODS: Final = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
 
-SHIP = "/my/ships/{shipSymbol}"
+_SHIP = "/my/ships/{shipSymbol}"
 
 
 @dataclass(frozen=True)
@@ -42,7 +31,7 @@ class Endpoint:
 
 
 def _ship(action: str) -> str:
-    return f"{SHIP}/{action}"
+    return f"{_SHIP}/{action}"
 
 
 # (method, template, priority, changes_state). Orbit, dock and setting the flight mode are
@@ -99,7 +88,7 @@ _TABLE: Final[tuple[tuple[str, str, int, bool], ...]] = (
     ("GET", "/my/contracts", BACKGROUND, False),
     ("GET", "/my/contracts/{contractId}", BACKGROUND, False),
     ("GET", "/my/ships", BACKGROUND, False),
-    ("GET", SHIP, BACKGROUND, False),
+    ("GET", _SHIP, BACKGROUND, False),
     ("GET", _ship("cargo"), BACKGROUND, False),
     ("GET", _ship("cooldown"), BACKGROUND, False),
     ("GET", _ship("nav"), BACKGROUND, False),
@@ -146,6 +135,7 @@ class ResolvedCall:
 
     @property
     def ship_symbol(self) -> str:
+        """The ship the path names (`/my/ships/{shipSymbol}/...`), or "" when it names none."""
         return self.params.get("shipSymbol", "")
 
 
@@ -175,8 +165,3 @@ def resolve(method: str, path: str) -> ResolvedCall:
     else:
         unknown = Endpoint(method, path, FLEET, changes_state=True)
     return ResolvedCall(unknown, path, {})
-
-
-def priority_name(priority: int) -> str:
-    """A short label for a priority class (metrics, logs)."""
-    return PRIORITY_NAMES.get(priority, "unspecified")

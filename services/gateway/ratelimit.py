@@ -19,38 +19,76 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from pydantic import Field
+
 from flotilla.clock import Clock
+from flotilla.settings import Section
+
+__all__ = [
+    "Permit",
+    "Pool",
+    "RateLimitConfig",
+    "RateLimitHeaders",
+    "TwoPoolRateLimiter",
+    "parse_rate_limit_headers",
+]
 
 Pool = Literal["static", "burst"]
 
 
-@dataclass(frozen=True)
-class RateLimitConfig:
-    """The limits to model and how cautiously to model them."""
+class RateLimitConfig(Section):
+    """The limits to model and how cautiously to model them (the `rate_limit` section of the
+    gateway's settings; the limiter takes it as it is)."""
 
-    static_limit: int = 2
-    static_period_seconds: float = 1.0
-    burst_limit: int = 30
-    burst_period_seconds: float = 60.0
+    static: int = Field(
+        default=2, ge=1, description="points of the static pool (corrected by the API's headers)"
+    )
+    static_period_seconds: float = Field(
+        default=1.0, gt=0, description="the static pool refills this long after its first use"
+    )
+    burst: int = Field(default=30, ge=0, description="points of the burst pool")
+    burst_period_seconds: float = Field(
+        default=60.0, gt=0, description="the burst pool refills this long after its first use"
+    )
     # Added to every window until the response to its first request places it exactly: covers
     # the server stamping a request a little after we sent it.
-    margin_seconds: float = 0.005
-    # Pause after a 429 that says nothing about when to come back (a bare HTML 429).
-    default_pause_seconds: float = 2.0
+    margin_seconds: float = Field(
+        default=0.005,
+        ge=0,
+        description="added to a window until the API's answer places it exactly",
+    )
+    default_pause_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="pause after a 429 that says nothing about when to come back (bare HTML)",
+    )
     # Paced (low-priority) calls leave the static pool's later points to ship actions until
     # this fraction of its window has passed (the last point of 2: 0.8 s into a 1 s window).
-    pace_fraction: float = 0.8
+    pace_fraction: float = Field(
+        default=0.8,
+        ge=0,
+        le=0.95,
+        description="fleet and background calls leave the static pool's later points to ship "
+        "actions until this fraction of its window",
+    )
     # Burst points paced calls leave to ship actions, until the last seconds of the burst
     # window, when they may take what is left (so that nothing is wasted).
-    burst_reserve: int = 29
-    reserve_release_seconds: float = 3.0
+    burst_reserve: int = Field(
+        default=29,
+        ge=0,
+        description="burst points fleet and background calls leave to ship actions",
+    )
+    reserve_release_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="in the last seconds of the burst window the reserve is released to all",
+    )
 
     @property
     def sustained_per_minute(self) -> float:
         """Requests per minute the limits allow when both pools are used fully."""
         return 60.0 * (
-            self.static_limit / self.static_period_seconds
-            + self.burst_limit / self.burst_period_seconds
+            self.static / self.static_period_seconds + self.burst / self.burst_period_seconds
         )
 
 
@@ -69,6 +107,7 @@ class RateLimitHeaders:
 
     @property
     def empty(self) -> bool:
+        """No rate-limit fact at all: a bare 429 from the edge rather than from the API."""
         return all(
             value is None
             for value in (
@@ -232,8 +271,8 @@ class TwoPoolRateLimiter:
     def __init__(self, config: RateLimitConfig, clock: Clock) -> None:
         self.config = config
         self._clock = clock
-        self._static = _Window(config.static_limit, config.static_period_seconds)
-        self._burst = _Window(config.burst_limit, config.burst_period_seconds)
+        self._static = _Window(config.static, config.static_period_seconds)
+        self._burst = _Window(config.burst, config.burst_period_seconds)
         self._paused_until = -math.inf
         self._seq = itertools.count(1)
         self._sent: deque[float] = deque()  # send times in the last minute, for utilisation
@@ -253,25 +292,30 @@ class TwoPoolRateLimiter:
 
     @property
     def paused_until(self) -> float:
+        """The monotonic instant until which a 429 holds every send back."""
         return self._paused_until
 
     @property
     def static_remaining(self) -> int:
+        """Points the model has left in the static pool now."""
         self._refresh()
         return self._static.remaining
 
     @property
     def burst_remaining(self) -> int:
+        """Points the model has left in the burst pool now."""
         self._refresh()
         return self._burst.remaining
 
     @property
     def static_window_ends(self) -> float | None:
+        """When the open static window refills (monotonic), or None when none is open."""
         self._refresh()
         return self._static.ends
 
     @property
     def burst_window_ends(self) -> float | None:
+        """When the open burst window refills (monotonic), or None when none is open."""
         self._refresh()
         return self._burst.ends
 

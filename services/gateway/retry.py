@@ -11,28 +11,49 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+from pydantic import Field
+
+from flotilla.backoff import Backoff
+from flotilla.settings import Section
+
+__all__ = [
+    "Attempt",
+    "Ending",
+    "RetryPolicy",
+    "RetryResult",
+    "Sleep",
+    "Verdict",
+    "run_attempts",
+]
 
 Sleep = Callable[[float], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How many attempts a call may make and how the waits between them grow."""
+class RetryPolicy(Section):
+    """How many attempts a call may make and how the waits between them grow (the `retry`
+    section of the gateway's settings)."""
 
-    max_attempts: int = 4  # attempts ending in a network error or a 500/502/503
-    base_delay_seconds: float = 0.25
-    max_delay_seconds: float = 8.0
-    max_rate_limited: int = 5  # extra attempts after 429s (they wait out the limiter's pause)
+    max_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="attempts per call through network errors, 500, 502 and 503",
+    )
+    base_delay_seconds: float = Field(
+        default=0.25, ge=0, description="first wait between attempts (doubles, with jitter)"
+    )
+    max_delay_seconds: float = Field(default=8.0, ge=0, description="longest wait between attempts")
+    max_rate_limited: int = Field(
+        default=5,
+        ge=0,
+        le=20,
+        description="extra attempts after 429s (they wait out the limiter's pause)",
+    )
 
-    def backoff(self, failures: int, rng: random.Random) -> float:
-        """Wait before the next attempt after `failures` consecutive failures (1, 2, ...).
-
-        Exponential with "equal jitter": half the capped exponential step is fixed and half is
-        random, so replicas that failed together do not retry together, yet every wait is at
-        least half the step.
-        """
-        step = min(self.max_delay_seconds, self.base_delay_seconds * 2.0 ** (failures - 1))
-        return step / 2.0 + rng.uniform(0.0, step / 2.0)
+    @property
+    def backoff(self) -> Backoff:
+        """The waits between attempts: Flotilla's one backoff rule, with these bounds."""
+        return Backoff(base_seconds=self.base_delay_seconds, max_seconds=self.max_delay_seconds)
 
 
 class Verdict(enum.Enum):
@@ -57,6 +78,7 @@ class Attempt:
 
     @property
     def verdict(self) -> Verdict:
+        """What this attempt's result means for the call."""
         if self.error is not None:
             if isinstance(self.error, _NOT_SENT_ERRORS):
                 return Verdict.NOT_SENT
@@ -80,6 +102,8 @@ class Ending(enum.Enum):
 
 @dataclass
 class RetryResult:
+    """How the retry loop ended, with the last attempt and how many were made."""
+
     ending: Ending
     attempt: Attempt
     attempts: int
@@ -125,7 +149,7 @@ async def run_attempts(
         failures += 1
         if failures >= policy.max_attempts or not may_retry():
             return RetryResult(Ending.GAVE_UP, result, attempts, attempts - 1)
-        wait = policy.backoff(failures, rng)
+        wait = policy.backoff.delay(failures, rng)
         if on_retry is not None:
             on_retry(verdict, wait)
         await sleep(wait)

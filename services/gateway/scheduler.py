@@ -18,10 +18,47 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from flotilla.clock import Clock
-from gateway.endpoints import PRIORITY_CLASSES
+from pydantic import Field
 
-T = TypeVar("T")
+from flotilla.clock import Clock
+from flotilla.semconv import BACKGROUND, COOLDOWN_START, FLEET, PRIORITY_CLASSES, SHIP_UNBLOCK
+from flotilla.settings import Section
+
+__all__ = ["Entry", "PriorityScheduler", "QueueConfig", "QueueFull"]
+
+T = TypeVar("T")  # what the scheduler queues (the gateway: a ticket per call)
+
+
+class QueueConfig(Section):
+    """How many calls may wait per priority class, and when a passed-over class is served
+    (the `queue` section of the gateway's settings)."""
+
+    limit_cooldown_start: int = Field(
+        default=1000, ge=1, description="calls that may wait to start a cooldown or a flight"
+    )
+    limit_ship_unblock: int = Field(
+        default=1000, ge=1, description="calls that may wait to unblock a ship (dock, sell, ...)"
+    )
+    limit_fleet: int = Field(
+        default=200, ge=1, description="fleet-management calls that may wait (buy ship, mounts)"
+    )
+    limit_background: int = Field(
+        default=2000, ge=1, description="background reads that may wait; more are overloaded"
+    )
+    aging_after_grants: int = Field(
+        default=8,
+        ge=1,
+        description="a class with waiting calls passed over this many times is served next",
+    )
+
+    def limits(self) -> dict[int, int]:
+        """The queue limit of each priority class, as the scheduler takes them."""
+        return {
+            COOLDOWN_START: self.limit_cooldown_start,
+            SHIP_UNBLOCK: self.limit_ship_unblock,
+            FLEET: self.limit_fleet,
+            BACKGROUND: self.limit_background,
+        }
 
 
 class QueueFull(Exception):
@@ -78,6 +115,7 @@ class PriorityScheduler(Generic[T]):
 
     @property
     def aging_after(self) -> int:
+        """How many times a waiting class may be passed over before it is a candidate."""
         return self._aging_after
 
     def share_bound(self) -> float:
@@ -104,6 +142,7 @@ class PriorityScheduler(Generic[T]):
         return self._depth[priority]
 
     def __len__(self) -> int:
+        """Calls waiting in all classes."""
         return self.depth()
 
     def passed_over(self, priority: int) -> int:

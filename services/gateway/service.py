@@ -1,44 +1,67 @@
 """The gateway as a NATS service: `ApiCall` requests in, `ApiResult` replies out, one request-log
-event per call, plus probes and metrics; `run` is the body `flotilla gateway` serves."""
+event per call; `run` is the body the service kit serves (`flotilla gateway`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AsyncExitStack
-from typing import Any
+from typing import Final
 
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from opentelemetry.context import Context
+from opentelemetry.trace import Tracer
 
 from flotilla import names
-from flotilla.probes import ProbeServer
-from flotilla.telemetry import configure_tracing, extract_context
-from flotilla.topology import connect, ensure_topology
+from flotilla.kit import NATS_CHECK, ServiceContext
+from flotilla.telemetry import extract_context
 from flotilla.v1.api_pb2 import ApiCall, ApiResult, CallOutcome
-from gateway.agents import (
-    AgentSetupError,
-    generated_symbol,
-    register_agent,
-    resolve_symbol,
-)
+from gateway.agents import add_configured_agents
 from gateway.core import Gateway
 from gateway.metrics import GatewayMetrics
 from gateway.request_log import RequestLogPublisher
 from gateway.settings import GatewaySettings
+from gateway.upstream import TransportFactory, default_transport
+
+__all__ = [
+    "AGENTS_CHECK",
+    "CHECKS",
+    "SEAM_TRACER",
+    "SEAM_TRANSPORT_FACTORY",
+    "UPSTREAM_CHECK",
+    "GatewayService",
+    "caller_context",
+    "run",
+]
 
 log = logging.getLogger("gateway")
 
-TRACE_HEADERS = ("traceparent", "tracestate")
+_TRACE_HEADERS = ("traceparent", "tracestate")
+
+# Readiness: NATS connected (kept by the kit), the API answering lately or reachable, and an
+# agent to send for.
+UPSTREAM_CHECK: Final = "upstream"
+AGENTS_CHECK: Final = "agents"
+CHECKS: Final = (NATS_CHECK, UPSTREAM_CHECK, AGENTS_CHECK)
+
+# Seams for tests and benchmarks (never set in production): the transport every agent's HTTP
+# client gets (e.g. an `httpx.MockTransport` playing the API), and a tracer to record spans.
+SEAM_TRANSPORT_FACTORY: Final = "transport_factory"
+SEAM_TRACER: Final = "tracer"
+
+# How often the API is probed with a TCP connect while no call is giving news of it.
+_UPSTREAM_PROBE_SECONDS = 5.0
+# Share of the kit's grace period the calls on the wire get to finish when draining; the rest
+# is left for publishing their request-log events and closing.
+_DRAIN_SHARE = 0.8
 
 
 def caller_context(msg_headers: dict[str, str] | None, call: ApiCall) -> Context:
     """The caller's trace context: from the NATS headers, else from the call's own map."""
     headers = msg_headers or {}
-    if any(h in headers for h in TRACE_HEADERS):
+    if any(h in headers for h in _TRACE_HEADERS):
         return extract_context(headers)
     return extract_context(dict(call.trace_context))
 
@@ -67,6 +90,7 @@ class GatewayService:
         return len(self._tasks)
 
     async def start(self) -> None:
+        """Subscribe to the call subject in the gateways' queue group."""
         self._subscription = await self._nc.subscribe(
             self._subject,
             queue=self._queue,
@@ -139,105 +163,55 @@ class GatewayService:
             await asyncio.gather(*late, return_exceptions=True)
 
 
-async def add_configured_agents(
-    gateway: Gateway, settings: GatewaySettings, stopping: asyncio.Event
-) -> bool:
-    """Give the gateway its agents: the configured tokens, or a freshly registered agent when
-    none is configured (local run). False when asked to stop before one was ready."""
-    for symbol, token in settings.agent_tokens.items():
-        gateway.add_agent(
-            symbol,
-            token.get_secret_value(),
-            local_address=settings.gateway_agent_local_addresses.get(symbol, ""),
-        )
-    if settings.spacetraders_token is not None:
-        secret = settings.spacetraders_token.get_secret_value()
-        symbol = await resolve_symbol(gateway, secret)
-        if symbol not in gateway.agents:
-            gateway.add_agent(
-                symbol, secret, local_address=settings.gateway_agent_local_addresses.get(symbol, "")
-            )
-    if gateway.agents:
-        return True
-    if not settings.gateway_register_agent:
-        raise AgentSetupError(
-            "no agent configured: set FLOTILLA_SPACETRADERS_TOKEN or FLOTILLA_AGENT_TOKENS "
-            "(or leave FLOTILLA_GATEWAY_REGISTER_AGENT on to register one)"
-        )
-    account = settings.spacetraders_account_token
-    credentials = await register_agent(
-        gateway,
-        symbol=settings.gateway_register_symbol or generated_symbol(),
-        faction=settings.gateway_register_faction,
-        account_token=account.get_secret_value() if account is not None else None,
-        stopping=stopping,
+async def run(ctx: ServiceContext[GatewaySettings, GatewayMetrics]) -> None:
+    """The service body: open everything on `ctx.stack`, give the gateway its agents, serve
+    until `ctx.stopping`, then drain.
+
+    `ctx.exposed` shows tests and benchmarks the `gateway` and its `request_log` at once, and
+    the `service` once it is serving calls.
+    """
+    settings = ctx.settings
+    transport_factory: TransportFactory = ctx.seams.get(SEAM_TRANSPORT_FACTORY, default_transport)
+    tracer: Tracer = ctx.seams.get(SEAM_TRACER, ctx.tracer)
+    gateway = Gateway(
+        settings.spacetraders.base_url,
+        http=settings.http,
+        rate_limit=settings.rate_limit,
+        queue=settings.queue,
+        retry=settings.retry,
+        clock=ctx.clock,
+        metrics=ctx.metrics,
+        tracer=tracer,
+        transport_factory=transport_factory,
     )
-    if credentials is None:
-        return False
-    gateway.add_agent(credentials.symbol, credentials.token)
-    return True
+    ctx.stack.push_async_callback(gateway.close)
+    ctx.exposed["gateway"] = gateway
+    ctx.health.watch(UPSTREAM_CHECK, gateway.health.state)
+    ctx.health.watch(AGENTS_CHECK, gateway.agents_ready)
+    upstream_probe = asyncio.create_task(
+        gateway.health.watch(ctx.stopped_within, _UPSTREAM_PROBE_SECONDS),
+        name="gateway-upstream-probe",
+    )
+    ctx.stack.push_async_callback(_cancel, upstream_probe)
 
-
-def build_gateway(settings: GatewaySettings, metrics: GatewayMetrics, **overrides: Any) -> Gateway:
-    """A `Gateway` configured from `settings` (keyword overrides for tests and benchmarks)."""
-    options: dict[str, Any] = {
-        "rate_limit": settings.rate_limit_config(),
-        "scheduling": settings.scheduling_config(),
-        "retry": settings.retry_policy(),
-        "metrics": metrics,
-    }
-    options.update(overrides)
-    return Gateway(settings.http_config(), **options)
-
-
-async def run(settings: GatewaySettings, stack: AsyncExitStack, stopping: asyncio.Event) -> None:
-    """The service body: open everything on `stack`, serve until `stopping`, then drain."""
-    provider = configure_tracing("gateway", settings)
-    stack.callback(provider.shutdown)
-    metrics = GatewayMetrics()
-    gateway = build_gateway(settings, metrics)
-    stack.push_async_callback(gateway.close)
-
-    nc = await connect(settings.nats_url, "flotilla-gateway")
-    stack.push_async_callback(_close_nats, nc)
-    js = nc.jetstream()
-    await ensure_topology(js)
-    request_log = RequestLogPublisher(js, metrics)
+    js = await ctx.jetstream()
+    request_log = RequestLogPublisher(js, ctx.metrics)
     request_log.start()
-    stack.push_async_callback(request_log.close)
+    ctx.stack.push_async_callback(request_log.close)
     gateway.observers.append(request_log.record)
+    ctx.exposed["request_log"] = request_log
 
-    async def nats_check() -> tuple[bool, str]:
-        return nc.is_connected, "connected" if nc.is_connected else "not connected"
-
-    async def agents_check() -> tuple[bool, str]:
-        agents = gateway.agents
-        return bool(agents), ", ".join(agents) if agents else "no agent yet"
-
-    probes = ProbeServer(
-        settings.gateway_metrics_host,
-        settings.gateway_metrics_port,
-        checks={"nats": nats_check, "upstream": gateway.health.check, "agents": agents_check},
-        metrics=metrics.exposition,
-    )
-    await probes.start()
-    stack.push_async_callback(probes.close)
-
-    log.info("API at %s", settings.spacetraders_base_url)
-    if not await add_configured_agents(gateway, settings, stopping):
+    log.info("API at %s", settings.spacetraders.base_url)
+    if not await add_configured_agents(gateway, settings, ctx.stopping):
         return
-    service = GatewayService(nc, gateway)
+    service = GatewayService(await ctx.nats(), gateway)
     await service.start()
-    await stopping.wait()
+    ctx.exposed["service"] = service
+    await ctx.stopping.wait()
     log.info("draining: %d calls in progress", service.pending)
-    await service.drain(grace_seconds=settings.shutdown_grace_seconds * 0.8)
+    await service.drain(grace_seconds=settings.shutdown_grace_seconds * _DRAIN_SHARE)
 
 
-async def _close_nats(nc: NatsClient) -> None:
-    if nc.is_closed:
-        return
-    try:
-        await nc.drain()
-    except Exception as exc:
-        log.warning("NATS drain failed: %r", exc)
-        await nc.close()
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -7,33 +7,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import Field
 
 from flotilla.clock import Clock
+from flotilla.settings import Section
+
+__all__ = [
+    "ApiErrorBody",
+    "HttpConfig",
+    "TransportFactory",
+    "UpstreamHealth",
+    "build_client",
+    "build_request",
+    "default_transport",
+    "error_of",
+]
 
 # Builds the transport of one client; tests pass one that returns an `httpx.MockTransport`.
 TransportFactory = Callable[[httpx.Limits, str | None], httpx.AsyncBaseTransport]
 
 
-@dataclass(frozen=True)
-class HttpConfig:
-    """Where the API is and how patient to be with it."""
+class HttpConfig(Section):
+    """How many requests may be on the wire and how patient to be with the API (the `http`
+    section of the gateway's settings)."""
 
-    base_url: str
-    max_in_flight: int = 8
-    connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: float = 20.0
-    write_timeout_seconds: float = 5.0
-    pool_timeout_seconds: float = 5.0
+    max_in_flight: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="requests on the wire per sending address; each agent's connection pool "
+        "has exactly this many connections",
+    )
+    connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="longest wait to open a connection to the API"
+    )
+    read_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="longest wait for the API's answer"
+    )
+    write_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="longest wait to send a request's body"
+    )
+    pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="longest wait for a free connection of the pool"
+    )
 
     def limits(self) -> httpx.Limits:
-        # As many connections as requests may be in flight, and all of them kept alive: the
-        # pool never has to open more than it may keep, so it never discards a connection.
+        """Pool limits: as many connections as requests may be in flight, all kept alive."""
+        # The pool never has to open more than it may keep, so it never discards a connection.
         return httpx.Limits(
             max_connections=self.max_in_flight,
             max_keepalive_connections=self.max_in_flight,
@@ -41,6 +67,7 @@ class HttpConfig:
         )
 
     def timeout(self) -> httpx.Timeout:
+        """The timeout of every phase of every send."""
         return httpx.Timeout(
             connect=self.connect_timeout_seconds,
             read=self.read_timeout_seconds,
@@ -55,6 +82,7 @@ def default_transport(limits: httpx.Limits, local_address: str | None) -> httpx.
 
 
 def build_client(
+    base_url: str,
     config: HttpConfig,
     token: str | None,
     *,
@@ -66,7 +94,7 @@ def build_client(
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return httpx.AsyncClient(
-        base_url=config.base_url.rstrip("/"),
+        base_url=base_url.rstrip("/"),
         headers=headers,
         timeout=config.timeout(),
         transport=transport_factory(config.limits(), local_address),
@@ -123,7 +151,11 @@ def error_of(status: int, body: bytes) -> ApiErrorBody | None:
 
 
 class UpstreamHealth:
-    """Whether the API answered lately; when it has been quiet, a TCP connect decides."""
+    """Whether the API answered lately; when it has been quiet, a TCP connect decides.
+
+    Readiness reads `state()`, which does no I/O: the verdict of recent traffic, else the
+    result of the latest connect, which `watch` refreshes while traffic is quiet.
+    """
 
     def __init__(self, base_url: str, clock: Clock, fresh_seconds: float = 30.0) -> None:
         parts = urlsplit(base_url)
@@ -133,6 +165,7 @@ class UpstreamHealth:
         self._fresh = fresh_seconds
         self._last_answer: float | None = None
         self._last_failure: float | None = None
+        self._connect_result: tuple[bool, str] = (False, "not checked yet")
         self.last_error = ""
 
     def answered(self) -> None:
@@ -154,19 +187,37 @@ class UpstreamHealth:
             return None
         return answer >= failure
 
-    async def check(self, connect_timeout: float = 2.0) -> tuple[bool, str]:
-        """(reachable, detail): the recent traffic's verdict, or a TCP connect to the API."""
+    def state(self) -> tuple[bool, str]:
+        """(reachable, detail) without any I/O: recent traffic, else the latest connect."""
         recent = self.recent()
         if recent is True:
             return True, "answering"
         if recent is False:
             return False, self.last_error or "failing"
+        return self._connect_result
+
+    async def check(self, connect_timeout: float = 2.0) -> tuple[bool, str]:
+        """(reachable, detail): the recent traffic's verdict, or a TCP connect to the API."""
+        if self.recent() is not None:
+            return self.state()
         try:
             async with asyncio.timeout(connect_timeout):
                 _, writer = await asyncio.open_connection(self.host, self.port)
         except (OSError, TimeoutError) as exc:
-            return False, f"cannot connect to {self.host}:{self.port}: {exc!r}"
+            self._connect_result = (False, f"cannot connect to {self.host}:{self.port}: {exc!r}")
+            return self._connect_result
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-        return True, "reachable"
+        self._connect_result = (True, "reachable")
+        return self._connect_result
+
+    async def watch(
+        self, stopped_within: Callable[[float], Awaitable[bool]], interval_seconds: float = 5.0
+    ) -> None:
+        """Keep `state()` current while traffic is quiet: `check()` now and every
+        `interval_seconds`, until `stopped_within(seconds)` says the service is stopping."""
+        while True:
+            await self.check()
+            if await stopped_within(interval_seconds):
+                return

@@ -230,6 +230,19 @@ async def test_the_nats_opener_connects_and_ensures_the_topology(nats_url: str) 
         await nc.close()
 
 
+async def test_the_nats_opener_returns_once_connected_while_watching_for_a_stop(
+    nats_url: str,
+) -> None:
+    stopping = asyncio.Event()
+    nc = await asyncio.wait_for(
+        open_nats(nats_url, "test", connect_timeout=30, stopping=stopping), timeout=5
+    )
+    try:
+        assert nc.is_connected and not stopping.is_set()
+    finally:
+        await nc.close()
+
+
 async def test_sigterm_drains_and_closes_resources_in_reverse_order() -> None:
     import os
     import signal

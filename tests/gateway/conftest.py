@@ -1,5 +1,6 @@
-"""Helpers for the gateway's tests: a gateway on a fake API (httpx.MockTransport), the real
-simulator on a free port, and a gateway service on real NATS."""
+"""Helpers for the gateway's tests: a fake API (httpx.MockTransport, for what a real server
+cannot be made to do on cue), a `Gateway` core in front of it, the real simulator on a free
+port, and the gateway service started through the kit's `open_service` on real NATS."""
 
 from __future__ import annotations
 
@@ -11,28 +12,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
 from flotilla.client import GatewayTransport, SpaceTradersClient
-from flotilla.topology import connect, ensure_topology
+from flotilla.clock import Clock
+from flotilla.kit import RunningService, open_service
+from flotilla.metrics import MetricsRegistry
+from flotilla.settings import load_settings
 from flotilla.v1.api_pb2 import ApiCall
-from gateway.core import Gateway, SchedulingConfig
-from gateway.endpoints import PRIORITY_CLASSES
+from gateway.core import Gateway
+from gateway.declaration import SERVICE
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimitConfig
 from gateway.request_log import RequestLogPublisher
 from gateway.retry import RetryPolicy
-from gateway.service import GatewayService, add_configured_agents, build_gateway
+from gateway.scheduler import QueueConfig
+from gateway.service import SEAM_TRANSPORT_FACTORY, GatewayService
 from gateway.settings import GatewaySettings
 from gateway.upstream import HttpConfig
 from simulator.config import SimulatorConfig
 from simulator.server import running_simulator
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+Running = RunningService[GatewaySettings, GatewayMetrics]
 
+FAKE_API = "https://api.test/v2"
 # Effectively no rate limit, for tests that are not about it.
-UNLIMITED = RateLimitConfig(static_limit=10_000, static_period_seconds=1.0, burst_limit=0)
+UNLIMITED = RateLimitConfig(static=10_000, static_period_seconds=1.0, burst=0)
 FAST_RETRIES = RetryPolicy(max_attempts=4, base_delay_seconds=0.01, max_delay_seconds=0.05)
 
 
@@ -78,6 +86,17 @@ def call(method: str, path: str, **fields: Any) -> ApiCall:
     return ApiCall(method=method, path=path, **fields)
 
 
+def queue_limits(limit: int, aging_after: int = 8) -> QueueConfig:
+    """The same queue limit for every class."""
+    return QueueConfig(
+        limit_cooldown_start=limit,
+        limit_ship_unblock=limit,
+        limit_fleet=limit,
+        limit_background=limit,
+        aging_after_grants=aging_after,
+    )
+
+
 @contextlib.asynccontextmanager
 async def fake_gateway(
     api: FakeApi,
@@ -89,16 +108,16 @@ async def fake_gateway(
     max_in_flight: int = 8,
     **options: Any,
 ) -> AsyncIterator[Gateway]:
-    """A gateway with one agent, AGENT-1 (token `secret-token`), in front of `api`."""
+    """The gateway core (no NATS) with one agent, AGENT-1 (token `secret-token`), in front
+    of `api`."""
     gateway = Gateway(
-        HttpConfig("https://api.test/v2", max_in_flight=max_in_flight),
+        FAKE_API,
+        http=HttpConfig(max_in_flight=max_in_flight),
         rate_limit=rate_limit,
-        scheduling=SchedulingConfig(
-            queue_limits=dict.fromkeys(PRIORITY_CLASSES, queue_limit), aging_after=aging_after
-        ),
+        queue=queue_limits(queue_limit, aging_after),
         retry=retry,
         transport_factory=api.transport_factory,
-        metrics=GatewayMetrics(),
+        metrics=GatewayMetrics(MetricsRegistry()),
         **options,
     )
     gateway.add_agent("AGENT-1", "secret-token")
@@ -120,54 +139,94 @@ async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> Non
 
 @contextlib.contextmanager
 def simulator(**config: Any) -> Iterator[str]:
-    """The real simulator on a free port (rate limit off unless asked for); its …/v2 URL."""
-    config.setdefault("rate_limit_enabled", False)
+    """The real simulator on a free port (rate limit off unless asked for); its …/v2 URL.
+    `config` holds `SimulatorConfig` fields, its sections as mappings (`faults={...}`)."""
+    config.setdefault("rate_limit", {})
+    config["rate_limit"] = {"enabled": False, **config["rate_limit"]}
     with running_simulator(SimulatorConfig(**config)) as url:
         yield url
 
 
+def gateway_settings(nats_url: str, base_url: str, **sections: Any) -> GatewaySettings:
+    """Settings as `flotilla gateway` reads them (the environment included), with its probes
+    on a free local port, NATS at `nats_url`, the API at `base_url`, and `sections` (e.g.
+    `rate_limit={"burst": 0}`) over them."""
+    overrides: dict[str, Any] = {
+        "nats_url": nats_url,
+        "probes": {"host": "127.0.0.1", "port": 0},
+        **sections,
+    }
+    overrides["spacetraders"] = {"base_url": base_url, **sections.get("spacetraders", {})}
+    return load_settings(GatewaySettings, **overrides)
+
+
 @dataclass
 class RunningGateway:
-    """A gateway service on real NATS in front of a real simulator, with a registered agent."""
+    """The gateway service started by the kit, serving calls, and a NATS client to call it."""
 
+    running: Running
     nc: NatsClient
     gateway: Gateway
     service: GatewayService
     request_log: RequestLogPublisher
-    metrics: GatewayMetrics
     agent: str
+
+    @property
+    def metrics(self) -> GatewayMetrics:
+        return self.running.ctx.metrics
 
     def client(self, **options: Any) -> SpaceTradersClient:
         return SpaceTradersClient(GatewayTransport(self.nc, agent=self.agent), **options)
 
 
+async def serving(running: Running, within: float = 30.0) -> GatewayService:
+    """The service once it serves calls (it subscribes after its agents are ready)."""
+    await wait_until(lambda: "service" in running.exposed or running.task.done(), within)
+    if running.task.done():
+        running.task.result()  # the start-up failure
+        raise AssertionError("the gateway stopped before it served calls")
+    service: GatewayService = running.exposed["service"]
+    return service
+
+
 @contextlib.asynccontextmanager
 async def gateway_service(
-    nats_url: str, base_url: str, **settings: Any
+    settings: GatewaySettings, *, seams: dict[str, Any] | None = None, clock: Clock | None = None
 ) -> AsyncIterator[RunningGateway]:
-    """Serve a gateway configured like `flotilla gateway` (plus `settings`) on NATS."""
-    options = {"spacetraders_base_url": base_url, "gateway_metrics_port": 0, **settings}
-    config = GatewaySettings(**options)
-    metrics = GatewayMetrics()
-    gateway = build_gateway(config, metrics)
-    nc = await connect(nats_url, "test-gateway")
-    js = nc.jetstream()
-    await ensure_topology(js)
-    request_log = RequestLogPublisher(js, metrics)
-    request_log.start()
-    gateway.observers.append(request_log.record)
-    service = GatewayService(nc, gateway)
-    try:
-        assert await add_configured_agents(gateway, config, asyncio.Event())
-        await service.start()
+    """`SERVICE` opened by the kit with `settings` (and test `seams`, a `clock`), once it
+    serves calls."""
+    async with open_service(SERVICE, settings, seams=seams, clock=clock) as running:
+        service = await serving(running)
+        gateway: Gateway = running.exposed["gateway"]
         agent = gateway.default_agent
         assert agent is not None
-        yield RunningGateway(nc, gateway, service, request_log, metrics, agent)
-    finally:
-        await service.drain(grace_seconds=10)
-        await request_log.close()
-        await gateway.close()
-        await nc.drain()
+        nc = await nats.connect(settings.nats_url)
+        try:
+            yield RunningGateway(
+                running, nc, gateway, service, running.exposed["request_log"], agent
+            )
+        finally:
+            await nc.drain()
+
+
+@contextlib.asynccontextmanager
+async def gateway_on_fake_api(
+    nats_url: str,
+    api: FakeApi,
+    *,
+    seams: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+    **sections: Any,
+) -> AsyncIterator[RunningGateway]:
+    """The gateway service on real NATS in front of `api` (reached through the transport
+    seam), with one agent, AGENT-1 (token `secret-token`), and no rate limit unless asked."""
+    sections.setdefault("rate_limit", UNLIMITED.model_dump())
+    sections.setdefault("retry", FAST_RETRIES.model_dump())
+    sections["spacetraders"] = {"agent_tokens": {"AGENT-1": "secret-token"}}
+    settings = gateway_settings(nats_url, FAKE_API, **sections)
+    all_seams = {SEAM_TRANSPORT_FACTORY: api.transport_factory, **(seams or {})}
+    async with gateway_service(settings, seams=all_seams, clock=clock) as running:
+        yield running
 
 
 @pytest.fixture

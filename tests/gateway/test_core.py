@@ -16,15 +16,15 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from flotilla.semconv import BACKGROUND, COOLDOWN_START, FLEET, SHIP_UNBLOCK
 from flotilla.v1.api_pb2 import ApiCall, CallOutcome, PriorityClass
-from gateway.endpoints import BACKGROUND, COOLDOWN_START, FLEET, SHIP_UNBLOCK
 from gateway.ratelimit import RateLimitConfig
 
 from .conftest import FakeApi, call, fake_gateway, json_response, wait_until
 
 COMPLETED = CallOutcome.CALL_OUTCOME_COMPLETED
 # One request per 0.1 s: slow enough that calls queue, fast enough for a test.
-ONE_PER_TENTH = RateLimitConfig(static_limit=1, static_period_seconds=0.1, burst_limit=0)
+ONE_PER_TENTH = RateLimitConfig(static=1, static_period_seconds=0.1, burst=0)
 
 
 def deadline_in(seconds: float) -> Timestamp:
@@ -120,7 +120,7 @@ async def test_the_callers_priority_overrides_the_derived_one(fake_api: FakeApi)
 async def test_a_call_whose_deadline_passes_in_the_queue_is_expired_without_a_request(
     fake_api: FakeApi,
 ) -> None:
-    slow = RateLimitConfig(static_limit=1, static_period_seconds=5.0, burst_limit=0)
+    slow = RateLimitConfig(static=1, static_period_seconds=5.0, burst=0)
     async with fake_gateway(fake_api, rate_limit=slow) as gateway:
         await gateway.execute(call("GET", "/my/agent"))
         started = time.monotonic()
@@ -141,7 +141,7 @@ async def test_a_deadline_already_past_is_expired_at_once(fake_api: FakeApi) -> 
 
 
 async def test_a_full_class_answers_overloaded_at_once(fake_api: FakeApi) -> None:
-    slow = RateLimitConfig(static_limit=1, static_period_seconds=30.0, burst_limit=0)
+    slow = RateLimitConfig(static=1, static_period_seconds=30.0, burst=0)
     async with fake_gateway(fake_api, rate_limit=slow, queue_limit=2) as gateway:
         await gateway.execute(call("GET", "/my/agent"))
         waiting = [asyncio.create_task(gateway.execute(call("GET", "/my/ships"))) for _ in range(2)]
@@ -282,9 +282,7 @@ async def test_a_bare_html_429_pauses_for_the_default(fake_api: FakeApi) -> None
         return json_response(200, {"data": {}})
 
     fake_api.handler = answer
-    config = RateLimitConfig(
-        static_limit=10_000, burst_limit=0, default_pause_seconds=0.3, margin_seconds=0.0
-    )
+    config = RateLimitConfig(static=10_000, burst=0, default_pause_seconds=0.3, margin_seconds=0.0)
     async with fake_gateway(fake_api, rate_limit=config) as gateway:
         result = (await gateway.execute(call("GET", "/my/agent"))).result
         bare = gateway.metrics.rate_limited.labels(kind="bare")._value.get()
@@ -349,7 +347,7 @@ async def test_calls_without_an_agent_go_to_the_default_agent(fake_api: FakeApi)
 
 
 async def test_priority_classes_are_reported_in_the_queue_depth_metric(fake_api: FakeApi) -> None:
-    slow = RateLimitConfig(static_limit=1, static_period_seconds=30.0, burst_limit=0)
+    slow = RateLimitConfig(static=1, static_period_seconds=30.0, burst=0)
     async with fake_gateway(fake_api, rate_limit=slow) as gateway:
         await gateway.execute(call("GET", "/my/agent"))
         waiting = [
@@ -357,7 +355,7 @@ async def test_priority_classes_are_reported_in_the_queue_depth_metric(fake_api:
             asyncio.create_task(gateway.execute(call("POST", "/my/ships", body={}))),
         ]
         await wait_until(lambda: len(gateway.groups[0].scheduler) == 2)
-        text = gateway.metrics.exposition().decode()
+        text = gateway.metrics.registry.exposition().decode()
         gateway.stop_accepting()
         await asyncio.gather(*waiting)
     assert 'flotilla_gateway_queue_depth{group="default",priority="cooldown_start"} 1.0' in text

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.endpoints import BACKGROUND, COOLDOWN_START, FLEET, SHIP_UNBLOCK, resolve
+from flotilla.semconv import BACKGROUND, COOLDOWN_START, FLEET, SHIP_UNBLOCK
+from gateway.endpoints import resolve
 
 
 @pytest.mark.parametrize(

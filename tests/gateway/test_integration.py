@@ -22,13 +22,13 @@ from flotilla.client import (
     ShipInTransit,
 )
 from flotilla.client.models import Ship
+from flotilla.semconv import BACKGROUND
 from flotilla.v1.api_pb2 import CallOutcome
-from gateway.endpoints import BACKGROUND
 
-from .conftest import gateway_service, simulator, wait_until
+from .conftest import gateway_service, gateway_settings, simulator, wait_until
 
 # For tests that are not about the rate limit: the gateway's limiter out of the way.
-NO_LIMIT: dict[str, Any] = {"gateway_rate_limit_static": 10_000, "gateway_rate_limit_burst": 0}
+NO_LIMIT: dict[str, Any] = {"static": 10_000, "burst": 0}
 
 
 async def sleep_until(moment: datetime) -> None:
@@ -42,7 +42,9 @@ def command_ship(ships: list[Ship]) -> Ship:
 
 async def test_a_fleet_plays_through_the_client_end_to_end(nats_url: str) -> None:
     with simulator(time_scale=50) as base_url:
-        async with gateway_service(nats_url, base_url, **NO_LIMIT) as running:
+        async with gateway_service(
+            gateway_settings(nats_url, base_url, rate_limit=NO_LIMIT)
+        ) as running:
             api = running.client(default_deadline_seconds=30)
             agent = await api.get_agent()
             ships = await api.all_ships()
@@ -99,9 +101,9 @@ async def test_under_the_real_limit_a_cooldown_call_overtakes_a_flood_of_reads(
     cooldown-starting call (sent at random moments, as ships come off cooldown) waits at most
     about one request slot (0.4 s at 2.5 requests/s), and nothing gets a 429."""
     rng = random.Random(4)
-    with simulator(rate_limit_enabled=True, time_scale=50) as base_url:
+    with simulator(rate_limit={"enabled": True}, time_scale=50) as base_url:
         async with gateway_service(
-            nats_url, base_url, gateway_rate_limit_burst_reserve=burst_reserve
+            gateway_settings(nats_url, base_url, rate_limit={"burst_reserve": burst_reserve})
         ) as running:
             ship_api = running.client(default_deadline_seconds=60)
             ships = await ship_api.all_ships()
@@ -142,21 +144,19 @@ async def test_faults_from_the_simulator_are_survived_with_bounded_retries(
     nats_url: str,
 ) -> None:
     faults: dict[str, Any] = {
-        "fault_500_rate": 0.08,
-        "fault_502_rate": 0.08,
-        "fault_html_429_rate": 0.05,
-        "fault_drop_rate": 0.05,
+        "error_500_rate": 0.08,
+        "error_502_rate": 0.08,
+        "html_429_rate": 0.05,
+        "drop_rate": 0.05,
         "latency_ms": 15,
-        "fault_seed": 11,
+        "seed": 11,
     }
-    settings: dict[str, Any] = {
-        "gateway_retry_base_delay_seconds": 0.01,
-        "gateway_retry_max_delay_seconds": 0.05,
-        "gateway_rate_limit_default_pause_seconds": 0.05,
-        **NO_LIMIT,
+    sections: dict[str, Any] = {
+        "retry": {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05},
+        "rate_limit": {"default_pause_seconds": 0.05, **NO_LIMIT},
     }
-    with simulator(**faults) as base_url:
-        async with gateway_service(nats_url, base_url, **settings) as running:
+    with simulator(faults=faults) as base_url:
+        async with gateway_service(gateway_settings(nats_url, base_url, **sections)) as running:
             api = running.client(default_deadline_seconds=60)
             ships = None
             while ships is None:  # even the first listing may meet a fault
@@ -205,12 +205,13 @@ async def test_faults_from_the_simulator_are_survived_with_bounded_retries(
 async def test_two_hundred_concurrent_callers_never_overflow_the_connection_pool(
     nats_url: str,
 ) -> None:
-    with simulator(latency_ms=40) as base_url:
+    with simulator(faults={"latency_ms": 40}) as base_url:
         async with gateway_service(
-            nats_url, base_url, gateway_http_max_in_flight=8, **NO_LIMIT
+            gateway_settings(nats_url, base_url, http={"max_in_flight": 8}, rate_limit=NO_LIMIT)
         ) as running:
             api = running.client(default_deadline_seconds=60)
-            session = running.gateway._agents[running.agent]
+            session = running.gateway.admission.session(running.agent)
+            assert session is not None
             pool = session.client._transport._pool  # type: ignore[attr-defined]
             most_connections = 0
             done = asyncio.Event()

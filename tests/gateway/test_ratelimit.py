@@ -46,7 +46,7 @@ def test_the_static_pool_goes_first_then_the_burst_pool_then_nothing() -> None:
 
 def test_the_static_pool_refills_a_period_after_its_first_use_not_its_last() -> None:
     clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock, burst_limit=0)
+    rl = limiter(clock, burst=0)
     take(rl)
     clock.advance(0.9)
     take(rl)
@@ -72,7 +72,7 @@ def test_the_burst_pool_refills_a_period_after_its_first_use() -> None:
 
 def test_a_window_is_anchored_when_its_request_is_sent_not_when_granted() -> None:
     clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock, burst_limit=0)
+    rl = limiter(clock, burst=0)
     permit = rl.acquire()
     assert permit is not None and permit.opens_window
     clock.advance(0.3)  # the call took a while to reach the wire
@@ -114,7 +114,7 @@ def test_a_lower_remaining_in_the_headers_makes_the_model_spend_the_difference()
 
 def test_the_reset_header_moves_a_window_out_when_the_server_stamped_the_request_later() -> None:
     clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock, burst_limit=0)
+    rl = limiter(clock, burst=0)
     permit = rl.acquire()
     assert permit is not None
     rl.mark_sent(permit)
@@ -166,7 +166,7 @@ def test_requests_on_the_wire_are_taken_off_what_the_server_said_it_had_left() -
 
 def test_an_address_only_request_gives_up_the_rest_of_the_static_window() -> None:
     clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock, burst_limit=0)
+    rl = limiter(clock, burst=0)
     permit = rl.acquire()
     assert permit is not None
     rl.mark_sent(permit, address_only=True)

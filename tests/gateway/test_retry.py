@@ -142,15 +142,18 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     rng = random.Random(42)
     for failures in range(1, 12):
         step = min(2.0, 0.25 * 2 ** (failures - 1))
-        waits = [policy.backoff(failures, rng) for _ in range(200)]
+        waits = [policy.backoff.delay(failures, rng) for _ in range(200)]
         assert all(step / 2 <= w <= step for w in waits), failures
         assert max(waits) - min(waits) > step / 4  # jittered, not fixed
-    assert max(policy.backoff(50, rng) for _ in range(100)) <= 2.0
+    assert max(policy.backoff.delay(50, rng) for _ in range(100)) <= 2.0
 
 
 async def test_many_failures_neither_deepen_the_stack_nor_reenter_the_loop() -> None:
     """The operator's recursive retry ran out of memory; this one keeps a constant stack."""
-    policy = RetryPolicy(max_attempts=200, base_delay_seconds=0.0, max_delay_seconds=0.0)
+    # Far past the settings' bound of 10 on purpose: the loop must stay flat for any bound.
+    policy = RetryPolicy.model_construct(
+        max_attempts=200, base_delay_seconds=0.0, max_delay_seconds=0.0, max_rate_limited=5
+    )
     frames: set[int] = set()
 
     def profile(frame: FrameType, event: str, arg: object) -> None:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from flotilla.clock import ManualClock
-from gateway.endpoints import BACKGROUND, COOLDOWN_START, FLEET, PRIORITY_CLASSES, SHIP_UNBLOCK
+from flotilla.semconv import BACKGROUND, COOLDOWN_START, FLEET, PRIORITY_CLASSES, SHIP_UNBLOCK
 from gateway.scheduler import PriorityScheduler, QueueFull
 
 

@@ -1,17 +1,20 @@
-"""The gateway as a NATS service: request/reply, the request log on JetStream, trace context
-from the message headers, draining, and the service body under the runner with its probes."""
+"""The gateway as a NATS service, started by the kit as in production: request/reply, the
+request log on JetStream, trace context from the message headers, draining, and the service
+registering its own agent at the simulator and reporting ready on its probes.
+
+The fake API (httpx.MockTransport) stands in where a test needs answers a real server cannot
+be made to give on cue; it reaches the gateway through the transport seam."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
-import nats
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -19,38 +22,23 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from flotilla import names
 from flotilla.client import CallExpired, GatewayTransport, GatewayUnavailable, SpaceTradersClient
-from flotilla.local_servers import free_port
-from flotilla.runner import serve
-from flotilla.topology import ensure_topology
+from flotilla.clock import ManualClock
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome, PriorityClass
 from flotilla.v1.events_pb2 import RequestLog
-from gateway.core import Gateway
-from gateway.ratelimit import RateLimitConfig
-from gateway.request_log import RequestLogPublisher
-from gateway.service import GatewayService, run
-from gateway.settings import GatewaySettings
+from gateway.service import SEAM_TRACER
 
-from .conftest import FakeApi, call, fake_gateway, json_response, simulator, wait_until
+from .conftest import (
+    FakeApi,
+    call,
+    gateway_on_fake_api,
+    gateway_service,
+    gateway_settings,
+    json_response,
+    simulator,
+    wait_until,
+)
 
-
-@contextlib.asynccontextmanager
-async def served(
-    nats_url: str, gateway: Gateway
-) -> AsyncIterator[tuple[NatsClient, GatewayService, RequestLogPublisher]]:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_topology(js)
-    request_log = RequestLogPublisher(js, gateway.metrics)
-    request_log.start()
-    gateway.observers.append(request_log.record)
-    service = GatewayService(nc, gateway)
-    await service.start()
-    try:
-        yield nc, service, request_log
-    finally:
-        await service.drain(grace_seconds=5)
-        await request_log.close()
-        await nc.drain()
+SLOW = {"static": 1, "static_period_seconds": 30.0, "burst": 0}
 
 
 async def request_log_events(nc: NatsClient, expected: int) -> list[tuple[RequestLog, str]]:
@@ -85,11 +73,11 @@ async def test_a_call_over_nats_is_answered_and_logged_once_to_jetstream(
         )
 
     fake_api.handler = answer
-    async with fake_gateway(fake_api) as gateway, served(nats_url, gateway) as (nc, _, log):
-        api = SpaceTradersClient(GatewayTransport(nc, agent="AGENT-1"))
+    async with gateway_on_fake_api(nats_url, fake_api) as running:
+        api = SpaceTradersClient(GatewayTransport(running.nc, agent="AGENT-1"))
         agent = await api.get_agent()
-        await log.wait_idle()
-        events = await request_log_events(nc, 1)
+        await running.request_log.wait_idle()
+        events = await request_log_events(running.nc, 1)
     assert agent.symbol == "AGENT-1" and agent.credits == 175000
     assert api.last_result is not None
     event, msg_id = events[0]
@@ -105,22 +93,41 @@ async def test_a_call_over_nats_is_answered_and_logged_once_to_jetstream(
 async def test_an_expired_call_is_logged_and_raises_call_expired(
     nats_url: str, fake_api: FakeApi
 ) -> None:
-    slow = RateLimitConfig(static_limit=1, static_period_seconds=30.0, burst_limit=0)
-    async with (
-        fake_gateway(fake_api, rate_limit=slow) as gateway,
-        served(nats_url, gateway) as (nc, _, log),
-    ):
-        api = SpaceTradersClient(GatewayTransport(nc))
+    async with gateway_on_fake_api(nats_url, fake_api, rate_limit=SLOW) as running:
+        api = SpaceTradersClient(GatewayTransport(running.nc))
         await api.get_agent()
         with pytest.raises(CallExpired):
             await api.get_ship("AGENT-1-1", deadline=0.2)
-        await log.wait_idle()
-        events = await request_log_events(nc, 2)
+        await running.request_log.wait_idle()
+        events = await request_log_events(running.nc, 2)
     expired = events[1][0]
     assert expired.outcome == CallOutcome.CALL_OUTCOME_EXPIRED
     assert expired.ship_symbol == "AGENT-1-1" and expired.endpoint == "/my/ships/{shipSymbol}"
     assert expired.attempts == 0 and expired.queued_ms >= 150
     assert len(fake_api.requests) == 1
+
+
+async def test_the_service_reads_every_time_from_the_injected_clock(
+    nats_url: str, fake_api: FakeApi
+) -> None:
+    """On a clock stopped in 2020, a deadline ten seconds after its start is still ahead (by
+    the machine's clock it passed long ago), no time passes queued or on the wire, and the
+    request-log event is stamped at the clock's instant."""
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    deadline = Timestamp()
+    deadline.FromDatetime(start + timedelta(seconds=10))
+    async with gateway_on_fake_api(nats_url, fake_api, clock=ManualClock(start)) as running:
+        reply = await running.nc.request(
+            names.GATEWAY_CALL_SUBJECT,
+            call("GET", "/my/agent", deadline=deadline).SerializeToString(),
+            timeout=5,
+        )
+        await running.request_log.wait_idle()
+        events = await request_log_events(running.nc, 1)
+    result = ApiResult.FromString(reply.data)
+    assert result.outcome == CallOutcome.CALL_OUTCOME_COMPLETED, result.error_message
+    assert (result.queued_ms, result.wire_ms) == (0.0, 0.0)
+    assert events[0][0].timestamp.ToDatetime(tzinfo=UTC) == start
 
 
 async def test_the_callers_trace_context_in_the_nats_headers_is_continued(
@@ -130,11 +137,9 @@ async def test_the_callers_trace_context_in_the_nats_headers_is_continued(
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    async with (
-        fake_gateway(fake_api, tracer=provider.get_tracer("test")) as gateway,
-        served(nats_url, gateway) as (nc, _, _log),
-    ):
-        reply = await nc.request(
+    seams = {SEAM_TRACER: provider.get_tracer("test")}
+    async with gateway_on_fake_api(nats_url, fake_api, seams=seams) as running:
+        reply = await running.nc.request(
             names.GATEWAY_CALL_SUBJECT,
             call("POST", "/my/ships/S-1/orbit").SerializeToString(),
             timeout=5,
@@ -150,8 +155,10 @@ async def test_the_callers_trace_context_in_the_nats_headers_is_continued(
 async def test_a_message_that_is_not_an_api_call_is_rejected(
     nats_url: str, fake_api: FakeApi
 ) -> None:
-    async with fake_gateway(fake_api) as gateway, served(nats_url, gateway) as (nc, _, _log):
-        reply = await nc.request(names.GATEWAY_CALL_SUBJECT, b"\xff\xff not protobuf", timeout=5)
+    async with gateway_on_fake_api(nats_url, fake_api) as running:
+        reply = await running.nc.request(
+            names.GATEWAY_CALL_SUBJECT, b"\xff\xff not protobuf", timeout=5
+        )
     result = ApiResult.FromString(reply.data)
     assert result.outcome == CallOutcome.CALL_OUTCOME_REJECTED
     assert fake_api.requests == []
@@ -160,22 +167,15 @@ async def test_a_message_that_is_not_an_api_call_is_rejected(
 async def test_draining_answers_queued_calls_and_takes_no_new_ones(
     nats_url: str, fake_api: FakeApi
 ) -> None:
-    slow = RateLimitConfig(static_limit=1, static_period_seconds=30.0, burst_limit=0)
-    async with fake_gateway(fake_api, rate_limit=slow) as gateway:
-        nc = await nats.connect(nats_url)
-        try:
-            service = GatewayService(nc, gateway)
-            await service.start()
-            api = SpaceTradersClient(GatewayTransport(nc))
+    async with gateway_on_fake_api(nats_url, fake_api, rate_limit=SLOW) as running:
+        api = SpaceTradersClient(GatewayTransport(running.nc))
+        await api.get_agent()
+        queued = [asyncio.create_task(api.get_agent()) for _ in range(3)]
+        await wait_until(lambda: len(running.gateway.groups[0].scheduler) == 3)
+        await running.running.stop()  # as on SIGTERM
+        outcomes = await asyncio.gather(*queued, return_exceptions=True)
+        with pytest.raises(GatewayUnavailable):
             await api.get_agent()
-            queued = [asyncio.create_task(api.get_agent()) for _ in range(3)]
-            await wait_until(lambda: len(gateway.groups[0].scheduler) == 3)
-            await service.drain(grace_seconds=5)
-            outcomes = await asyncio.gather(*queued, return_exceptions=True)
-            with pytest.raises(GatewayUnavailable):
-                await api.get_agent()
-        finally:
-            await nc.drain()
     assert all(type(o).__name__ == "GatewayOverloaded" for o in outcomes)
     assert len(fake_api.requests) == 1
 
@@ -185,30 +185,14 @@ async def test_the_service_registers_an_agent_serves_calls_and_reports_ready(
 ) -> None:
     """`flotilla gateway` with no token: it registers an agent at the simulator, answers calls
     for the default agent, serves readiness and metrics, and stops cleanly."""
-    port = free_port()
     with simulator() as base_url:
-        settings = GatewaySettings(
-            nats_url=nats_url,
-            spacetraders_base_url=base_url,
-            gateway_metrics_host="127.0.0.1",
-            gateway_metrics_port=port,
-            gateway_register_symbol="SERVICE-1",
-        )
-        stopping = asyncio.Event()
-        body = asyncio.create_task(serve(settings, run, stopping))
-        nc = await nats.connect(nats_url)
-        try:
-            api = SpaceTradersClient(GatewayTransport(nc), default_deadline_seconds=30)
-            agent = None
-            async with asyncio.timeout(30):
-                while agent is None:  # the service subscribes once its agent is registered
-                    try:
-                        agent = await api.get_agent()
-                    except GatewayUnavailable:
-                        assert not body.done()
-                        await asyncio.sleep(0.05)
+        settings = gateway_settings(nats_url, base_url, registration={"symbol": "SERVICE-1"})
+        async with gateway_service(settings) as running:
+            api = SpaceTradersClient(GatewayTransport(running.nc), default_deadline_seconds=30)
+            agent = await api.get_agent()
             assert agent.symbol == "SERVICE-1"
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert running.running.probe_url is not None
+            async with httpx.AsyncClient(base_url=running.running.probe_url) as http:
                 ready = await http.get("/readyz")
                 metrics = await http.get("/metrics")
                 alive = await http.get("/healthz")
@@ -219,7 +203,4 @@ async def test_the_service_registers_an_agent_serves_calls_and_reports_ready(
             assert 'flotilla_gateway_calls_total{outcome="completed",priority="background"}' in (
                 metrics.text
             )
-        finally:
-            stopping.set()
-            await asyncio.wait_for(body, 20)
-            await nc.drain()
+        assert running.running.task.done() and running.running.task.exception() is None

@@ -18,12 +18,14 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from flotilla.clock import Clock
-from gateway.endpoints import FLEET, PRIORITY_CLASSES, priority_name
+from flotilla.semconv import FLEET, PRIORITY_CLASSES, priority_name
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import Permit, TwoPoolRateLimiter
 from gateway.scheduler import Entry, PriorityScheduler
 
-log = logging.getLogger("gateway.dispatch")
+__all__ = ["GroupClosed", "LimitGroup", "Refusal", "Ticket"]
+
+log = logging.getLogger("gateway.limit_group")
 
 
 class Refusal(enum.Enum):
@@ -78,14 +80,14 @@ class LimitGroup:
         }
         self._in_flight_gauge = metrics.in_flight.labels(group=label)
         self._utilisation_gauge = metrics.limit_utilisation.labels(group=label)
-        metrics.on_scrape(self._refresh_gauges)
+        metrics.registry.on_scrape(self._refresh_gauges)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the dispatch loop (idempotent)."""
+        """Start the loop that hands out permits (idempotent)."""
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"gateway-dispatch-{self.key}")
+            self._task = asyncio.create_task(self._run(), name=f"gateway-permits-{self.key}")
 
     def stop_accepting(self) -> None:
         """Refuse new calls and answer every queued one as shutting down; retries of calls
