@@ -10,11 +10,7 @@ from flotilla.kit.declaration import AnyService, Service
 
 __all__ = ["DECLARATIONS", "declared", "declared_names"]
 
-DECLARATIONS: Final[tuple[str, ...]] = (
-    "simulator.declaration",
-    "gateway.declaration",
-    "persister.declaration",
-)
+DECLARATIONS: Final[tuple[str, ...]] = ("persister.declaration",)
 
 
 def declared() -> list[AnyService]:

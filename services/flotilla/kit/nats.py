@@ -67,7 +67,8 @@ async def open_nats(
             log.warning("NATS at %s not reachable yet (%s): retrying", shown, message)
 
     async def on_disconnected() -> None:
-        if connected:
+        # A connection closed on purpose (the drain at stop) is not news.
+        if connected and not nc.is_closed:
             log.warning("NATS at %s disconnected: reconnecting", shown)
 
     async def on_reconnected() -> None:
@@ -98,7 +99,9 @@ async def open_nats(
         stop_wait = asyncio.create_task(stopping.wait())
         waits.add(stop_wait)
     try:
-        done, _ = await asyncio.wait(waits, timeout=connect_timeout)
+        done, _ = await asyncio.wait(
+            waits, timeout=connect_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         if stop_wait is not None:
             stop_wait.cancel()
