@@ -14,7 +14,7 @@ from flotilla.kit.options import SettingOption, setting_options
 from flotilla.registry import declared
 from flotilla.settings import DatabaseSettings, ServiceSettings, leaves
 
-__all__ = ["DOC_PATH", "render", "main"]
+__all__ = ["DOC_PATH", "main", "render"]
 
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
