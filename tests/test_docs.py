@@ -51,9 +51,11 @@ async def test_the_readme_example_service_runs_with_the_kit() -> None:
         async with httpx.AsyncClient(base_url=running.probe_url) as client:
 
             async def readiness() -> Any:
-                while (answer := await client.get("/readyz")).status_code != 200:
+                while True:
+                    answer = await client.get("/readyz")
+                    if answer.status_code == 200:
+                        return answer.json()
                     await asyncio.sleep(0.01)
-                return answer.json()
 
             ready = await asyncio.wait_for(readiness(), 5)
     assert ready == {"ready": True, "checks": {"serving": "ok: hi"}}
