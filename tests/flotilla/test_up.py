@@ -1,4 +1,6 @@
-"""`flotilla up` starts the servers and every declared service with addresses that work, holds\nits data folder against a second run, and Ctrl-C leaves no process and no file of its own\nbehind."""
+"""`flotilla up` starts the servers and every declared service with addresses that work, holds
+its data folder against a second run, and Ctrl-C leaves no process and no file of its own
+behind."""
 
 from __future__ import annotations
 
