@@ -41,6 +41,7 @@ class ShipControl:
         "peers",
         "server_clock",
         "ship",
+        "snapshot_written",
         "world",
     )
 
@@ -67,6 +68,7 @@ class ShipControl:
         self._read_deadline = read_deadline
         self.behaviour = ""
         self.peers = peers
+        self.snapshot_written = False
 
     # --- time --------------------------------------------------------------------------------
 
@@ -115,14 +117,16 @@ class ShipControl:
     # --- events ------------------------------------------------------------------------------
 
     def flush(self) -> events_pb2.ShipState | None:
-        """Publish the ship's changed parts (one event per step) and its snapshot."""
+        """Publish the ship's changed parts (one event per step) and its snapshot (also once
+        when its new owner starts, so that other ships can find it in the ships bucket)."""
         now = self.clock.now()
         self.ship.set_behaviour(self.behaviour)
         event = self.ship.take_changes(self.clock.time(), now)
-        if event is None:
-            return None
-        self._publisher.event(names.SHIP_STATE_SUBJECT, event, event.event_id)
-        self._publisher.value(names.SHIPS_BUCKET, self.ship.symbol, self.ship.snapshot(now))
+        if event is not None:
+            self._publisher.event(names.SHIP_STATE_SUBJECT, event, event.event_id)
+        if event is not None or not self.snapshot_written:
+            self._publisher.value(names.SHIPS_BUCKET, self.ship.symbol, self.ship.snapshot(now))
+            self.snapshot_written = True
         return event
 
     def _transaction(

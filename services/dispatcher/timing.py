@@ -130,15 +130,14 @@ class ServerClock:
     An answer that starts a cooldown or a flight tells the server's "now" when it handled the
     call (`expiration - totalSeconds`, or the route's departure). That instant lies between the
     call's send and its receipt here, so `server_now - received` is a lower bound of the offset;
-    the bound kept is the largest seen (relaxed slowly, so a drifting clock is followed). Using
-    the lower bound makes a converted instant late, never early: a ship is never woken before
-    the server agrees its cooldown is over.
+    the bound kept is the largest seen within the last `window_seconds` (so a clock that drifts
+    back is followed). Using a lower bound makes a converted instant late, never early: a ship
+    is not woken before the server agrees its cooldown is over (by at most the round trip).
     """
 
-    RELAX_PER_SECOND = 0.001
-
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, window_seconds: float = 600.0) -> None:
         self._clock = clock
+        self._window = window_seconds
         self._offset: float | None = None
         self._at = 0.0
 
@@ -146,19 +145,13 @@ class ServerClock:
         """Record that the server's clock read `server_now` no later than `received_wall`."""
         sample = server_now.timestamp() - received_wall
         now = self._clock.monotonic()
-        current = self.offset()
-        if self._offset is None or sample > current:
+        if self._offset is None or sample >= self._offset or now - self._at > self._window:
             self._offset = sample
-        else:
-            self._offset = current
-        self._at = now
+            self._at = now
 
     def offset(self) -> float:
         """Seconds to add to this node's wall clock to read the server's (a lower bound)."""
-        if self._offset is None:
-            return 0.0
-        relaxed = (self._clock.monotonic() - self._at) * self.RELAX_PER_SECOND
-        return self._offset - relaxed
+        return 0.0 if self._offset is None else self._offset
 
     def to_monotonic(self, instant: datetime) -> float:
         """The local monotonic instant at which the server's clock reads `instant`."""

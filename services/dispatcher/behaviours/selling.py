@@ -1,13 +1,16 @@
-"""Selling the hold: a part that the sell, mine, haul and trade behaviours use (not a
-behaviour). It goes to the market, within the ship's system, where the goods aboard fetch the
-most (from the shared market view), sells there in lots no larger than the market's trade
-volume, and goes on to the next market for what that one did not buy. A good that no known
-market buys is jettisoned, so that it never blocks the hold for good."""
+"""Selling the hold: a part that the sell, mine and haul behaviours use (not a behaviour).
+
+It goes to the market of the ship's system, within reach of the fuel aboard, where the goods
+aboard fetch the most (from the shared market view; with none in reach, the nearest one),
+sells there in lots no larger than the market's trade volume, and goes on to the next market
+for what that one did not buy. A good that no known market buys is jettisoned, so that it
+never blocks the hold for good."""
 
 from __future__ import annotations
 
-from dispatcher.behaviours.travel import ARRIVED, Travel
+from dispatcher.behaviours.travel import ARRIVED, Travel, fuel_for
 from dispatcher.control import ShipControl
+from dispatcher.worldview import distance
 from flotilla.client import MarketDoesNotTrade, TradeVolumeExceeded
 
 __all__ = ["CargoSale", "best_market"]
@@ -48,7 +51,16 @@ def best_market(
                 totals[waypoint] = worth
     if not totals:
         return None
-    return max(totals, key=lambda w: (totals[w], w == ship.ship.waypoint))
+    # Within reach: markets the fuel aboard gets the ship to; with none, the nearest one.
+    reachable = {
+        w: v
+        for w, v in totals.items()
+        if not ship.ship.fuel_capacity or fuel_for(ship, w) <= ship.ship.fuel
+    }
+    if not reachable:
+        here = ship.world.position(ship.ship.waypoint) or (0, 0)
+        return min(totals, key=lambda w: distance(here, ship.world.position(w) or here))
+    return max(reachable, key=lambda w: (reachable[w], w == ship.ship.waypoint))
 
 
 class CargoSale:
