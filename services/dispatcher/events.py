@@ -14,11 +14,11 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from google.protobuf.message import Message
-from nats.js import JetStreamContext
 
+from dispatcher.pipeline import Pipeline, Write
 from flotilla.backoff import Backoff
 from flotilla.telemetry import inject_headers
 
@@ -61,13 +61,13 @@ class EventPublisher:
 
     def __init__(
         self,
-        js: JetStreamContext,
+        pipeline: Pipeline,
         *,
         capacity: int = 100_000,
         on_drop: Callable[[str], None] | None = None,
         on_published: Callable[[int], None] | None = None,
     ) -> None:
-        self._js = js
+        self._pipeline = pipeline
         self._capacity = capacity
         self._events: deque[_Outgoing] = deque()
         self._values: dict[str, _Outgoing] = {}
@@ -142,28 +142,18 @@ class EventPublisher:
             await self._send(batch)
 
     async def _send(self, batch: list[_Outgoing]) -> None:
-        futures: list[asyncio.Future[Any]] = []
-        for item in batch:
-            try:
-                futures.append(
-                    await self._js.publish_async(
-                        item.subject, item.payload, headers=item.headers or None
-                    )
-                )
-            except Exception as exc:
-                failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-                failed.set_exception(exc)
-                futures.append(failed)
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        acks = await self._pipeline.publish_all(
+            [Write(item.subject, item.payload, item.headers or None) for item in batch]
+        )
         retry = 0
         published = 0
-        for item, result in zip(batch, results, strict=True):
-            if not isinstance(result, BaseException):
+        for item, ack in zip(batch, acks, strict=True):
+            if ack.ok:
                 published += 1
                 continue
             item.attempts += 1
             if item.attempts >= _MAX_ATTEMPTS:
-                log.warning("giving up on a message to %s: %s", item.subject, result)
+                log.warning("giving up on a message to %s: %s", item.subject, ack.description)
                 self._on_drop("publish_failed")
                 continue
             retry += 1

@@ -10,6 +10,8 @@ import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 
+from dispatcher.pipeline import Ack
+
 __all__ = [
     "EXPECTED_LAST",
     "KV_OPERATION",
@@ -36,12 +38,18 @@ def is_tombstone(headers: dict[str, str] | None) -> bool:
     return headers.get(KV_OPERATION) in ("DEL", "PURGE") or MARKER_REASON in headers
 
 
-def wrong_last_revision(exc: BaseException) -> int | None:
-    """For a failed compare-and-set: the key's actual last revision (0 when not given);
-    None for any other failure."""
-    if not isinstance(exc, nats.js.errors.APIError) or exc.err_code not in _WRONG_LAST_SEQUENCE:
+def wrong_last_revision(exc: BaseException | Ack) -> int | None:
+    """For a failed compare-and-set (an exception or a refused `Ack`): the key's actual last
+    revision (0 when not given); None for any other failure."""
+    if isinstance(exc, Ack):
+        code, description = exc.err_code, exc.description
+    elif isinstance(exc, nats.js.errors.APIError):
+        code, description = exc.err_code or 0, exc.description or ""
+    else:
         return None
-    match = _LAST_IN_MESSAGE.search(exc.description or "")
+    if code not in _WRONG_LAST_SEQUENCE:
+        return None
+    match = _LAST_IN_MESSAGE.search(description)
     return int(match.group(1)) if match else 0
 
 

@@ -30,7 +30,6 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import nats.errors
 import nats.js.errors
@@ -43,6 +42,7 @@ from dispatcher.kvops import (
     is_tombstone,
     wrong_last_revision,
 )
+from dispatcher.pipeline import Pipeline, Write
 from flotilla import names
 from flotilla.clock import Clock
 from flotilla.timestamps import to_timestamp
@@ -92,21 +92,21 @@ class LeaseTable:
     def __init__(
         self,
         js: JetStreamContext,
+        pipeline: Pipeline,
         *,
         node: str,
         epoch: int,
         ttl_seconds: int,
         safety_margin_seconds: float,
         clock: Clock,
-        timeout_seconds: float = 5.0,
     ) -> None:
         self._js = js
+        self._pipeline = pipeline
         self.node = node
         self.epoch = epoch
         self.ttl_seconds = ttl_seconds
         self.margin = safety_margin_seconds
         self._clock = clock
-        self._timeout = timeout_seconds
         self.held: dict[str, Lease] = {}
 
     def _headers(self, last: int) -> dict[str, str]:
@@ -125,26 +125,6 @@ class LeaseTable:
             ttl_seconds=self.ttl_seconds,
         ).SerializeToString()
 
-    async def _publish_all(
-        self, writes: list[tuple[str, bytes, dict[str, str]]]
-    ) -> list[object | BaseException]:
-        """Publish every write pipelined; each result is a PubAck or the exception it raised."""
-        futures: list[asyncio.Future[Any]] = []
-        loop = asyncio.get_running_loop()
-        for subject, payload, headers in writes:
-            try:
-                futures.append(await self._js.publish_async(subject, payload, headers=headers))
-            except Exception as exc:
-                failed: asyncio.Future[Any] = loop.create_future()
-                failed.set_exception(exc)
-                futures.append(failed)
-        if not futures:
-            return []
-        done = await asyncio.wait_for(
-            asyncio.gather(*futures, return_exceptions=True), self._timeout
-        )
-        return list(done)
-
     async def acquire(self, ships: Iterable[str]) -> list[Lease]:
         """Try to take the lease of each ship; return those taken (a ship someone else holds,
         or whose write failed, is simply not among them)."""
@@ -153,21 +133,18 @@ class LeaseTable:
             return []
         payloads = {ship: self._payload(ship) for ship in wanted}
         sent = self._clock.monotonic()
-        try:
-            results = await self._publish_all(
-                [(lease_subject(s), payloads[s], self._headers(0)) for s in wanted]
-            )
-        except TimeoutError:
-            return []
+        acks = await self._pipeline.publish_all(
+            [Write(lease_subject(s), payloads[s], self._headers(0)) for s in wanted]
+        )
         taken: list[Lease] = []
         after_tombstone: dict[str, int] = {}
-        for ship, result in zip(wanted, results, strict=True):
-            if isinstance(result, BaseException):
-                last = wrong_last_revision(result)
-                if last:
-                    after_tombstone[ship] = last
+        for ship, ack in zip(wanted, acks, strict=True):
+            if ack.ok:
+                taken.append(self._hold(ship, ack.seq, sent, payloads[ship]))
                 continue
-            taken.append(self._hold(ship, int(getattr(result, "seq", 0)), sent, payloads[ship]))
+            last = wrong_last_revision(ack)
+            if last:
+                after_tombstone[ship] = last
         if after_tombstone:
             taken.extend(await self._acquire_after_tombstones(after_tombstone, payloads))
         return taken
@@ -190,16 +167,13 @@ class LeaseTable:
         if not retry:
             return []
         sent = self._clock.monotonic()
-        try:
-            results = await self._publish_all(
-                [(lease_subject(s), payloads[s], self._headers(last)) for s, last in retry]
-            )
-        except TimeoutError:
-            return []
+        acks = await self._pipeline.publish_all(
+            [Write(lease_subject(s), payloads[s], self._headers(last)) for s, last in retry]
+        )
         return [
-            self._hold(ship, int(getattr(result, "seq", 0)), sent, payloads[ship])
-            for (ship, _), result in zip(retry, results, strict=True)
-            if not isinstance(result, BaseException)
+            self._hold(ship, ack.seq, sent, payloads[ship])
+            for (ship, _), ack in zip(retry, acks, strict=True)
+            if ack.ok
         ]
 
     def _hold(self, ship: str, revision: int, sent: float, payload: bytes) -> Lease:
@@ -214,31 +188,32 @@ class LeaseTable:
 
     async def renew_all(self) -> list[Lease]:
         """Renew every held lease in one batch; return the leases found lost (someone else's
-        write came between, or the lease lapsed). A write that merely failed leaves the lease
-        as it was: it stays usable until its local deadline, and the next batch retries it."""
+        write came between, or the lease lapsed) or past their local deadline. A write that
+        merely got no answer leaves its lease as it was: usable until its local deadline, and
+        retried by the next batch."""
         leases = [lease for lease in self.held.values() if not lease.lost]
         if not leases:
             return []
         sent = self._clock.monotonic()
-        try:
-            results = await self._publish_all(
-                [
-                    (lease_subject(lease.ship), lease.payload, self._headers(lease.revision))
-                    for lease in leases
-                ]
-            )
-        except TimeoutError:
-            log.warning("lease renewal got no answer within %.1fs", self._timeout)
-            return self.overdue()
+        acks = await self._pipeline.publish_all(
+            [
+                Write(lease_subject(lease.ship), lease.payload, self._headers(lease.revision))
+                for lease in leases
+            ]
+        )
         lost: list[Lease] = []
-        for lease, result in zip(leases, results, strict=True):
-            if isinstance(result, BaseException):
-                if wrong_last_revision(result) is not None:
-                    lease.lost = True
-                    lost.append(lease)
-                continue
-            lease.revision = int(getattr(result, "seq", lease.revision))
-            lease.valid_until = self._valid_until(sent)
+        unanswered = 0
+        for lease, ack in zip(leases, acks, strict=True):
+            if ack.ok:
+                lease.revision = ack.seq
+                lease.valid_until = self._valid_until(sent)
+            elif wrong_last_revision(ack) is not None:
+                lease.lost = True
+                lost.append(lease)
+            else:
+                unanswered += 1
+        if unanswered:
+            log.warning("%d lease renewal(s) got no answer", unanswered)
         for lease in lost:
             self.held.pop(lease.ship, None)
         return lost + self.overdue()
@@ -259,19 +234,44 @@ class LeaseTable:
         leases = [self.held.pop(ship) for ship in list(ships) if ship in self.held]
         for lease in leases:
             lease.lost = True
-        writes = [
-            (
-                lease_subject(lease.ship),
-                b"",
-                {KV_OPERATION: "DEL", EXPECTED_LAST: str(lease.revision)},
+        acks = await self._pipeline.publish_all(
+            [
+                Write(
+                    lease_subject(lease.ship),
+                    b"",
+                    {KV_OPERATION: "DEL", EXPECTED_LAST: str(lease.revision)},
+                )
+                for lease in leases
+            ]
+        )
+        released = sum(1 for ack in acks if ack.ok)
+        # A renewal whose acknowledgement never arrived moved the revision on: delete the key
+        # anyway if its value is still this tenure's lease.
+        moved = {
+            lease.ship: (lease, last)
+            for lease, ack in zip(leases, acks, strict=True)
+            if (last := wrong_last_revision(ack))
+        }
+        if moved:
+            reads = await asyncio.gather(
+                *(self._js.get_msg(STREAM, seq=last) for _, last in moved.values()),
+                return_exceptions=True,
             )
-            for lease in leases
-        ]
-        try:
-            results = await self._publish_all(writes)
-        except TimeoutError:
-            return 0
-        return sum(1 for result in results if not isinstance(result, BaseException))
+            retry: list[Write] = []
+            for (lease, last), read in zip(moved.values(), reads, strict=True):
+                if isinstance(read, BaseException) or is_tombstone(read.headers):
+                    continue
+                value = ShipLease.FromString(read.data or b"")
+                if value.node == self.node and value.token == lease.token:
+                    retry.append(
+                        Write(
+                            lease_subject(lease.ship),
+                            b"",
+                            {KV_OPERATION: "DEL", EXPECTED_LAST: str(last)},
+                        )
+                    )
+            released += sum(1 for ack in await self._pipeline.publish_all(retry) if ack.ok)
+        return released
 
     async def holder(self, ship: str) -> str | None:
         """The node holding `ship`'s lease now (None: nobody), read from the bucket."""

@@ -190,6 +190,8 @@ class Ownership:
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.renew_interval)
+            if stopping.is_set():
+                return
             await self.renew_once()
 
     async def renew_once(self) -> None:

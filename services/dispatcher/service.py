@@ -23,6 +23,7 @@ from dispatcher.leases import LeaseTable, leases_epoch
 from dispatcher.membership import Membership
 from dispatcher.metrics import DispatcherMetrics
 from dispatcher.ownership import Ownership
+from dispatcher.pipeline import Pipeline
 from dispatcher.runner import FleetServices
 from dispatcher.settings import DispatcherSettings
 from dispatcher.timing import LoopTimers, ServerClock, Timers
@@ -38,7 +39,6 @@ __all__ = ["CHECKS", "run"]
 log = logging.getLogger("dispatcher")
 
 CHECKS = ("nats", "membership", "assignments", "world_view")
-_PUBLISH_PENDING = 50_000
 _FLUSH_SECONDS = 5.0
 
 
@@ -70,12 +70,15 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
     settings = ctx.settings
     metrics = ctx.metrics
     nc = await ctx.nats()
-    js = nc.jetstream(publish_async_max_pending=_PUBLISH_PENDING)
+    js = nc.jetstream()
     node = settings.node
     log.info("dispatcher node %s starting", node)
 
+    pipeline = Pipeline(nc)
+    await pipeline.start()
+    ctx.stack.push_async_callback(pipeline.close)
     publisher = EventPublisher(
-        js,
+        pipeline,
         on_drop=lambda reason: metrics.events_dropped.labels(reason).inc(),
         on_published=metrics.events_published.inc,
     )
@@ -90,6 +93,7 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
     )
     leases = LeaseTable(
         js,
+        pipeline,
         node=node,
         epoch=await leases_epoch(js),
         ttl_seconds=settings.leases.ttl_seconds,
@@ -189,20 +193,26 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
             await stop_wait
         else:
             synced.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await synced
         stop_wait.cancel()
     finally:
         log.info("dispatcher node %s draining: handing its ships back", node)
+        # The loops end after the batch in flight (a batch cut short would leave writes whose
+        # acknowledgements nobody reads).
         stop_loops.set()
         for task in loops:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        with contextlib.suppress(Exception):
-            await membership.announce_draining()
-        with contextlib.suppress(Exception):
-            await ownership.release_all()
-        with contextlib.suppress(Exception):
-            await membership.leave()
+            try:
+                await asyncio.wait_for(task, _FLUSH_SECONDS)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+            except Exception:
+                log.exception("stopping %s failed", task.get_name())
+        for step in (membership.announce_draining, ownership.release_all, membership.leave):
+            try:
+                await step()
+            except Exception:
+                log.exception("draining: %s failed", step.__name__)
         stop_watchers.set()
         await publisher.flushed(_FLUSH_SECONDS)
         stop_publisher.set()

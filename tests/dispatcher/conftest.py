@@ -103,6 +103,7 @@ class Call:
     ship: str
     fence_token: int
     node: str
+    at: float = 0.0  # the game clock's monotonic reading when the call arrived
 
     @property
     def action(self) -> str:
@@ -231,6 +232,7 @@ class FakeGame:
             request.ship_symbol,
             request.fence.token if request.fence is not None else 0,
             request.node,
+            self.clock.monotonic(),
         )
         self.calls.append(call)
         for index, (action, error) in enumerate(self._faults):

@@ -98,7 +98,9 @@ async def open_nats(
         stop_wait = asyncio.create_task(stopping.wait())
         waits.add(stop_wait)
     try:
-        done, _ = await asyncio.wait(waits, timeout=connect_timeout)
+        done, _ = await asyncio.wait(
+            waits, timeout=connect_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         if stop_wait is not None:
             stop_wait.cancel()
