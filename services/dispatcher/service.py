@@ -26,6 +26,7 @@ from dispatcher.ownership import Ownership
 from dispatcher.pipeline import Pipeline
 from dispatcher.runner import FleetServices
 from dispatcher.settings import DispatcherSettings
+from dispatcher.sync import sync_fleet
 from dispatcher.timing import LoopTimers, ServerClock, Timers
 from dispatcher.worldview import WorldView
 from flotilla import names
@@ -184,6 +185,17 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
         stop_wait = asyncio.ensure_future(ctx.stopping.wait())
         waits: set[asyncio.Future[Any]] = {synced, stop_wait}
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if not ctx.stopping.is_set():
+            await sync_fleet(
+                js,
+                transport,
+                publisher,
+                ctx.clock,
+                node=node,
+                agent=settings.agent,
+                assigned=len(assignments.assignments),
+                stopping=ctx.stopping,
+            )
         if not ctx.stopping.is_set():
             loops = [
                 asyncio.create_task(ownership.run_reconcile(stop_loops), name="reconcile"),

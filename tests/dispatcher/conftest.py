@@ -182,6 +182,7 @@ class FakeGame:
         self.calls: list[Call] = []
         self._faults: list[tuple[str, GameError]] = []
         self._lock = asyncio.Lock()
+        self._query: dict[str, str] = {}
 
     # --- set-up helpers ---------------------------------------------------------------------------
 
@@ -235,6 +236,7 @@ class FakeGame:
             self.clock.monotonic(),
         )
         self.calls.append(call)
+        self._query = dict(request.query)
         for index, (action, error) in enumerate(self._faults):
             if action == call.action:
                 del self._faults[index]
@@ -425,8 +427,10 @@ class FakeGame:
         parts = call.path.strip("/").split("/")
         body = call.body or {}
         if parts[:2] == ["my", "ships"] and len(parts) == 2 and call.method == "GET":
+            page, limit = int(self._query.get("page", 1)), int(self._query.get("limit", 10))
             ships = [self._ship(s) for s in self.ships.values()]
-            return 200, ships, {"total": len(ships), "page": 1, "limit": 20}
+            chunk = ships[(page - 1) * limit : page * limit]
+            return 200, chunk, {"total": len(ships), "page": page, "limit": limit}
         if parts[:2] == ["my", "ships"]:
             ship = self._get_ship(parts[2])
             action = "/".join(parts[3:])

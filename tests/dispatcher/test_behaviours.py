@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flotilla import names
-from flotilla.v1 import events_pb2
-
 from dispatcher.behaviours import make_behaviour
 from dispatcher.behaviours.mine import Mine, expected_yield, wastes_too_much
 from dispatcher.behaviours.trade import best_route
 from dispatcher.behaviours.upgrade import mount_changes
 from dispatcher.worldview import SURVEY_SLOTS
+from flotilla import names
+from flotilla.v1 import events_pb2
 
 ASTEROID = "X1-T1-AST"
 MARKET = "X1-T1-MKT"
@@ -23,7 +22,7 @@ SHIPYARD = "X1-T1-YRD"
 GATE = "X1-T1-GATE"
 
 
-# --- mine ---------------------------------------------------------------------------------------
+# --- mine -----------------------------------------------------------------------------------
 
 
 def test_the_waste_rule_skips_an_extraction_that_would_waste_more_than_half() -> None:
@@ -167,7 +166,7 @@ async def test_a_miner_hands_its_load_to_a_waiting_hauler_which_sells_it(
     assert game.credits > credits
 
 
-# --- survey, sell, probe --------------------------------------------------------------------------
+# --- survey, sell, probe --------------------------------------------------------------------
 
 
 async def test_a_surveyor_surveys_once_per_cooldown(bench: Any, make_assignment: Any) -> None:
@@ -238,7 +237,7 @@ async def test_a_probe_flies_once_then_only_refreshes_the_shipyard(
     assert game.calls_of("P-1") == ["navigate", "shipyard", "shipyard", "shipyard"]
 
 
-# --- trade --------------------------------------------------------------------------------------
+# --- trade ----------------------------------------------------------------------------------
 
 
 async def test_a_trader_makes_a_profit_on_a_price_gap_it_found(
@@ -272,7 +271,7 @@ async def test_a_trader_without_a_profitable_route_waits_without_calls(
     assert game.calls == []
 
 
-# --- explore, upgrade, contract, idle ---------------------------------------------------------------
+# --- explore, upgrade, contract, idle -------------------------------------------------------
 
 
 async def test_an_explorer_charts_its_system_then_jumps_on(

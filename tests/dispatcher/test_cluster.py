@@ -19,6 +19,10 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
+from dispatcher.declaration import SERVICE
+from dispatcher.kvops import is_tombstone
+from dispatcher.rendezvous import owner
+from dispatcher.settings import DispatcherSettings
 from flotilla import names
 from flotilla.clock import SystemClock
 from flotilla.kit import RunningService, open_service
@@ -26,11 +30,6 @@ from flotilla.settings import load_settings
 from flotilla.topology import ensure_topology
 from flotilla.v1.cluster_pb2 import DeadLetter, ShipLease
 from flotilla.v1.fleet_pb2 import ShipAssignment
-
-from dispatcher.declaration import SERVICE
-from dispatcher.kvops import is_tombstone
-from dispatcher.rendezvous import owner
-from dispatcher.settings import DispatcherSettings
 
 MARKET = "X1-T1-MKT"
 LEASE_TTL = 2
@@ -57,12 +56,12 @@ def node_settings(nats_url: str, node: str) -> DispatcherSettings:
     )
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = WAIT, what: str = "") -> None:
+async def eventually(condition: Callable[[], bool], within: float = WAIT, what: str = "") -> None:
     """Wait until `condition()` holds (checked as the event loop runs), or fail."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
+            raise AssertionError(f"not within {within}s: {what}")
         await asyncio.sleep(0.02)
 
 
@@ -171,6 +170,11 @@ async def test_three_nodes_share_the_ships_by_rendezvous(
         )
         sequences = check_no_overlap(game, ships)
         assert all(len(order) == 1 for order in sequences.values())
+        # The ships' states came from one paged listing by one node (30 ships: 2 pages), not
+        # from a look at each ship.
+        listings = [c for c in game.calls if c.path == "/my/ships"]
+        assert len(listings) == 2 and len({c.node for c in listings}) == 1
+        assert not any(c.action == "get_ship" for c in game.calls)
 
 
 async def test_a_stopped_node_hands_its_ships_over_within_an_acquire_interval(
@@ -198,7 +202,7 @@ async def test_a_stopped_node_hands_its_ships_over_within_an_acquire_interval(
         # without waiting for any lease to lapse.
         released_within = time.monotonic() - before
         await eventually(
-            lambda: owned(u) == set(ships), timeout=LEASE_TTL, what="U gets V's ships back"
+            lambda: owned(u) == set(ships), within=LEASE_TTL, what="U gets V's ships back"
         )
         assert time.monotonic() - before - released_within < LEASE_TTL
         for ship in share:
@@ -243,11 +247,11 @@ async def test_a_partitioned_node_stops_before_its_leases_lapse_and_is_taken_ove
         connection = await u.ctx.nats()
         await connection.close()
         # U stops driving its ships on its own, before its leases can lapse on the server.
-        await eventually(lambda: not owned(u), timeout=LEASE_TTL, what="U stops its ships")
+        await eventually(lambda: not owned(u), within=LEASE_TTL, what="U stops its ships")
         u_last = max(c.at for c in game.calls if c.node == "U")
         assert u_last - cut < LEASE_TTL - 0.5 + 0.2  # the safety margin, give or take a tick
         # V sees U gone, takes U's ships once their leases lapse, within TTL + 2 s.
-        await eventually(lambda: owned(v) == set(ships), timeout=LEASE_TTL + 2, what="V takes over")
+        await eventually(lambda: owned(v) == set(ships), within=LEASE_TTL + 2, what="V takes over")
         assert time.monotonic() - cut <= LEASE_TTL + 2
         await eventually(
             lambda: all(any(c.node == "V" and c.ship == s for c in game.calls) for s in u_share),

@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from flotilla.backoff import Backoff
-from flotilla.metrics import MetricsRegistry
-from flotilla.v1.api_pb2 import ApiResult, CallOutcome, ShipFence
-
 from dispatcher.assignments import Assignment
 from dispatcher.leases import Lease
 from dispatcher.metrics import DispatcherMetrics
 from dispatcher.runner import FleetServices, ShipRunner
 from dispatcher.timing import ServerClock
+from flotilla.backoff import Backoff
+from flotilla.metrics import MetricsRegistry
+from flotilla.v1.api_pb2 import ApiResult, CallOutcome, ShipFence
 
 ASTEROID = "X1-T1-AST"
 
