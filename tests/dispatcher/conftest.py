@@ -29,12 +29,14 @@ from google.protobuf.message import Message
 from dispatcher.assignments import Assignment
 from dispatcher.control import ShipControl
 from dispatcher.leases import Lease
+from dispatcher.settings import DispatcherSettings
 from dispatcher.ship import ShipModel
 from dispatcher.timing import ManualTimers, ServerClock
 from dispatcher.transport import FencedTransport
 from dispatcher.worldview import WorldView
 from flotilla.client import CallRequest, SpaceTradersClient
 from flotilla.clock import Clock, ManualClock
+from flotilla.settings import load_settings
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome, ShipFence
 
 SYSTEM = "X1-T1"
@@ -875,6 +877,31 @@ def bench() -> Bench:
 @pytest.fixture
 def make_assignment() -> Callable[..., Assignment]:
     return assignment
+
+
+def fast_settings(nats_url: str, node: str) -> DispatcherSettings:
+    """A node's settings for tests on real NATS: leases of 2 s, membership of 1 s."""
+    return load_settings(
+        DispatcherSettings,
+        node=node,
+        nats_url=nats_url,
+        log_format="text",
+        probes={"port": "off"},
+        membership={"heartbeat_interval_seconds": 0.2, "ttl_seconds": 1},
+        leases={
+            "ttl_seconds": 2,
+            "renew_interval_seconds": 0.5,
+            "safety_margin_seconds": 0.5,
+            "acquire_interval_seconds": 0.2,
+        },
+        ships={"retry_base_seconds": 0.1, "retry_max_seconds": 0.5},
+    )
+
+
+@pytest.fixture
+def node_settings() -> Callable[[str, str], DispatcherSettings]:
+    """`node_settings(nats_url, node)`: fast settings for a node under test."""
+    return fast_settings
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -22,38 +23,16 @@ from nats.js import JetStreamContext
 from dispatcher.declaration import SERVICE
 from dispatcher.kvops import is_tombstone
 from dispatcher.rendezvous import owner
-from dispatcher.settings import DispatcherSettings
 from flotilla import names
 from flotilla.clock import SystemClock
 from flotilla.kit import RunningService, open_service
-from flotilla.settings import load_settings
 from flotilla.topology import ensure_topology
 from flotilla.v1.cluster_pb2 import DeadLetter, ShipLease
 from flotilla.v1.fleet_pb2 import ShipAssignment
 
 MARKET = "X1-T1-MKT"
-LEASE_TTL = 2
-MEMBERSHIP_TTL = 1
+LEASE_TTL = 2  # as in conftest.fast_settings
 WAIT = 15.0
-
-
-def node_settings(nats_url: str, node: str) -> DispatcherSettings:
-    """Fast settings: leases of 2 s, membership of 1 s."""
-    return load_settings(
-        DispatcherSettings,
-        node=node,
-        nats_url=nats_url,
-        log_format="text",
-        probes={"port": "off"},
-        membership={"heartbeat_interval_seconds": 0.2, "ttl_seconds": MEMBERSHIP_TTL},
-        leases={
-            "ttl_seconds": LEASE_TTL,
-            "renew_interval_seconds": 0.5,
-            "safety_margin_seconds": 0.5,
-            "acquire_interval_seconds": 0.2,
-        },
-        ships={"retry_base_seconds": 0.1, "retry_max_seconds": 0.5},
-    )
 
 
 async def eventually(condition: Callable[[], bool], within: float = WAIT, what: str = "") -> None:
@@ -107,9 +86,15 @@ def probes(game: Any, count: int) -> list[str]:
     return ships
 
 
+@pytest.fixture
+def nodes(node_settings: Any) -> Callable[..., Any]:
+    """`async with nodes(nats_url, game, "U", "V") as cluster`: nodes started by the kit."""
+    return functools.partial(_nodes, node_settings)
+
+
 @contextlib.asynccontextmanager
-async def nodes(
-    nats_url: str, game: Any, *names_: str
+async def _nodes(
+    node_settings: Any, nats_url: str, game: Any, *names_: str
 ) -> AsyncIterator[dict[str, RunningService[Any, Any]]]:
     async with contextlib.AsyncExitStack() as stack:
         running = {}
@@ -144,7 +129,7 @@ def check_no_overlap(game: Any, ships: list[str]) -> dict[str, list[str]]:
 
 
 async def test_three_nodes_share_the_ships_by_rendezvous(
-    nats_url: str, js: JetStreamContext, fake_game_factory: Any
+    nats_url: str, js: JetStreamContext, fake_game_factory: Any, nodes: Any
 ) -> None:
     game = fake_game_factory(SystemClock())
     ships = probes(game, 30)
@@ -178,7 +163,7 @@ async def test_three_nodes_share_the_ships_by_rendezvous(
 
 
 async def test_a_stopped_node_hands_its_ships_over_within_an_acquire_interval(
-    nats_url: str, js: JetStreamContext, fake_game_factory: Any
+    nats_url: str, js: JetStreamContext, fake_game_factory: Any, nodes: Any
 ) -> None:
     game = fake_game_factory(SystemClock())
     ships = probes(game, 12)
@@ -227,7 +212,7 @@ def check_no_overlap_after_handover(game: Any, ships: list[str]) -> None:
 
 
 async def test_a_partitioned_node_stops_before_its_leases_lapse_and_is_taken_over(
-    nats_url: str, js: JetStreamContext, fake_game_factory: Any
+    nats_url: str, js: JetStreamContext, fake_game_factory: Any, nodes: Any
 ) -> None:
     game = fake_game_factory(SystemClock())
     ships = probes(game, 10)
@@ -266,7 +251,7 @@ async def test_a_partitioned_node_stops_before_its_leases_lapse_and_is_taken_ove
 
 
 async def test_assignments_change_what_a_ship_does(
-    nats_url: str, js: JetStreamContext, fake_game_factory: Any
+    nats_url: str, js: JetStreamContext, fake_game_factory: Any, nodes: Any
 ) -> None:
     game = fake_game_factory(SystemClock())
     [ship] = probes(game, 1)
