@@ -6,3 +6,5 @@ fences every ship action at the gateway. Each owned ship is one asyncio task run
 behaviour its assignment names, as a small state machine that sleeps until the ship's cooldown
 or arrival.
 """
+
+__all__: list[str] = []

@@ -39,13 +39,16 @@ def kv_subject(bucket: str, key: str) -> str:
 class Publisher(Protocol):
     """Where events and KV values go (the `EventPublisher`; a recorder in unit tests)."""
 
-    def event(self, subject: str, message: Message, event_id: str) -> None: ...
+    def event(self, subject: str, message: Message, event_id: str) -> None:
+        """Queue an event for the events stream."""
 
     def value(
         self, bucket: str, key: str, message: Message, *, ttl_seconds: int | None = None
-    ) -> None: ...
+    ) -> None:
+        """Queue a KV value."""
 
-    def delete(self, bucket: str, key: str) -> None: ...
+    def delete(self, bucket: str, key: str) -> None:
+        """Queue a KV deletion."""
 
 
 @dataclass(slots=True)

@@ -46,6 +46,7 @@ class Ack:
 
     @property
     def ok(self) -> bool:
+        """Was the write stored?"""
         return self.seq > 0
 
 

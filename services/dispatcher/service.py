@@ -47,6 +47,7 @@ def _snapshot_reader(js: JetStreamContext) -> object:
     kv_holder: list[object] = []
 
     async def load(symbol: str) -> ShipState | None:
+        """The ship's snapshot from the ships bucket (None: none or unreadable)."""
         if not kv_holder:
             kv_holder.append(await js.key_value(names.SHIPS_BUCKET))
         kv = kv_holder[0]
@@ -113,7 +114,7 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
     membership = Membership(
         js,
         node=node,
-        interval_seconds=settings.membership.heartbeat_interval_seconds,
+        interval_seconds=settings.membership.heartbeat_seconds,
         ttl_seconds=settings.membership.ttl_seconds,
         clock=ctx.clock,
         owned=lambda: len(holder[0].runners) if holder else 0,

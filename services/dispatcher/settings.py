@@ -48,7 +48,7 @@ def default_node_name() -> str:
 class MembershipSection(Section):
     """How a node shows it is alive: a heartbeat key in the nodes bucket that expires."""
 
-    heartbeat_interval_seconds: float = Field(
+    heartbeat_seconds: float = Field(
         default=1.0, gt=0, description="how often a node writes its heartbeat"
     )
     ttl_seconds: int = Field(
@@ -61,7 +61,7 @@ class MembershipSection(Section):
 
     @model_validator(mode="after")
     def _heartbeats_fit(self) -> Self:
-        if self.heartbeat_interval_seconds * 2 > self.ttl_seconds:
+        if self.heartbeat_seconds * 2 > self.ttl_seconds:
             raise ValueError("the heartbeat interval must be at most half the membership TTL")
         return self
 

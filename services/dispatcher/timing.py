@@ -24,13 +24,15 @@ __all__ = ["Cancellable", "LoopTimers", "ManualTimers", "ServerClock", "Timers",
 class Cancellable(Protocol):
     """A scheduled callback that can be called off."""
 
-    def cancel(self) -> None: ...
+    def cancel(self) -> None:
+        """Call the callback off."""
 
 
 class Timers(Protocol):
     """Runs a callback at a monotonic instant of the service's clock."""
 
-    def call_at(self, when: float, callback: Callable[[], None]) -> Cancellable: ...
+    def call_at(self, when: float, callback: Callable[[], None]) -> Cancellable:
+        """Run `callback` at monotonic instant `when`."""
 
 
 class LoopTimers:
@@ -41,6 +43,7 @@ class LoopTimers:
         self._clock = clock
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Cancellable:
+        """Run `callback` at monotonic instant `when`."""
         delay = max(0.0, when - self._clock.monotonic())
         return asyncio.get_running_loop().call_later(delay, callback)
 
@@ -54,6 +57,7 @@ class _ManualTimer:
         self.cancelled = False
 
     def cancel(self) -> None:
+        """Call the callback off."""
         self.cancelled = True
 
 
@@ -66,6 +70,7 @@ class ManualTimers:
         self._order = itertools.count()
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Cancellable:
+        """Run `callback` at monotonic instant `when`."""
         timer = _ManualTimer(when, callback)
         heapq.heappush(self._heap, (when, next(self._order), timer))
         return timer

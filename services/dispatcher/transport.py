@@ -22,9 +22,11 @@ class LeaseExpired(CallError):
 class SendObserver(Protocol):
     """Told about each call a ship sends (the ship's runner)."""
 
-    def on_send(self, now: float) -> None: ...
+    def on_send(self, now: float) -> None:
+        """A call of the ship is being sent at monotonic instant `now`."""
 
-    def on_fenced(self) -> None: ...
+    def on_fenced(self) -> None:
+        """The gateway refused a call of the ship as fenced."""
 
 
 class FencedTransport:
@@ -48,6 +50,7 @@ class FencedTransport:
         self._observer = observer
 
     async def send(self, request: CallRequest) -> ApiResult:
+        """Send the call with the ship's fence, unless the lease is no longer usable."""
         now = self._clock.monotonic()
         if not self.lease.usable(now):
             raise LeaseExpired(f"the lease of {self.lease.ship} is no longer usable")

@@ -73,9 +73,11 @@ class SurveyHold:
 class Claims(Protocol):
     """Exclusive keys with a TTL (survey slots): NATS KV in production, memory in unit tests."""
 
-    async def claim(self, key: str, payload: bytes, ttl_seconds: int) -> int | None: ...
+    async def claim(self, key: str, payload: bytes, ttl_seconds: int) -> int | None:
+        """Take `key` unless held; the revision written (None: held)."""
 
-    async def release(self, key: str, revision: int) -> None: ...
+    async def release(self, key: str, revision: int) -> None:
+        """Give `key` back if it is still at `revision`."""
 
 
 class KvClaims:
@@ -85,9 +87,11 @@ class KvClaims:
         self._js = js
 
     async def claim(self, key: str, payload: bytes, ttl_seconds: int) -> int | None:
+        """Take `key` unless held; the revision written (None: held)."""
         return await claim(self._js, names.SURVEY_RESERVATIONS_BUCKET, key, payload, ttl_seconds)
 
     async def release(self, key: str, revision: int) -> None:
+        """Give `key` back if it is still at `revision`."""
         await delete_if_unchanged(self._js, names.SURVEY_RESERVATIONS_BUCKET, key, revision)
 
 
@@ -126,6 +130,7 @@ class WorldView:
         self, table: dict[str, object], parse: Callable[[bytes], object]
     ) -> Callable[[str, bytes | None, int], None]:
         def apply(key: str, value: bytes | None, revision: int) -> None:
+            """Apply one update of the bucket to the table."""
             if value is None:
                 table.pop(key, None)
                 return
@@ -155,6 +160,7 @@ class WorldView:
         ]
 
         async def all_synced() -> None:
+            """Mark the view synced once every bucket is."""
             for event in done:
                 await event.wait()
             self.synced.set()

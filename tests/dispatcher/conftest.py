@@ -887,7 +887,7 @@ def fast_settings(nats_url: str, node: str) -> DispatcherSettings:
         nats_url=nats_url,
         log_format="text",
         probes={"port": "off"},
-        membership={"heartbeat_interval_seconds": 0.2, "ttl_seconds": 1},
+        membership={"heartbeat_seconds": 0.2, "ttl_seconds": 1},
         leases={
             "ttl_seconds": 2,
             "renew_interval_seconds": 0.5,

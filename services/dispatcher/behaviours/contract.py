@@ -41,9 +41,11 @@ class Contract(Behaviour):
 
     @property
     def safe(self) -> bool:
+        """Only between contracts: goods bought for one are not abandoned."""
         return self.state == "find"
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Run the contract's current state."""
         if self._wait_until is not None:
             if ship.monotonic() < self._wait_until:
                 return self._wait_until

@@ -46,6 +46,7 @@ class Explore(Behaviour):
         return min(candidates, key=lambda w: distance(here, (w.x, w.y))).waypoint_symbol
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Run the exploration's current state."""
         if self.state == "done":
             return None
         if ship.in_transit():

@@ -31,6 +31,7 @@ class Haul(Behaviour):
         self._next_check: float | None = None
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Run the hauler's current state."""
         if self.state == "travel":
             wake = await self._travel.step(ship)
             if wake is not ARRIVED:

@@ -14,5 +14,6 @@ class Idle(Behaviour):
     name = "idle"
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Nothing to do: wait until woken."""
         self.state = "idle"
         return None

@@ -69,6 +69,7 @@ class Mine(Behaviour):
         surveys = ship.world.surveys_at(self.assignment.waypoint)
 
         def worth(survey: SurveyObservation) -> tuple[float, int]:
+            """Average known price of the survey's deposits, then its size."""
             prices = []
             for deposit in survey.deposits:
                 quotes = ship.world.quotes(deposit.symbol, ship.ship.system)
@@ -79,6 +80,7 @@ class Mine(Behaviour):
         return sorted(surveys, key=worth, reverse=True)
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Run the miner's current state."""
         if self.state == "travel":
             wake = await self._travel.step(ship)
             if wake is not ARRIVED:

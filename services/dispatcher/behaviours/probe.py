@@ -30,6 +30,7 @@ class Probe(Behaviour):
         self.refreshes = 0
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Travel there once, then refresh once per interval."""
         if self.state == "travel":
             wake = await self._travel.step(ship)
             if wake is not ARRIVED:

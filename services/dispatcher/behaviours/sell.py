@@ -25,6 +25,7 @@ class Sell(Behaviour):
         self._sale = CargoSale(keep)
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Sell the next lot, or idle once the hold is empty."""
         if self.state == "done":
             return None
         wake = await self._sale.step(ship)

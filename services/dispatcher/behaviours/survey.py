@@ -23,6 +23,7 @@ class Survey(Behaviour):
         self.surveys_made = 0
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Travel there once, then survey once per cooldown."""
         if self.state == "travel":
             wake = await self._travel.step(ship)
             if wake is not ARRIVED:

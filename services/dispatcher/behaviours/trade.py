@@ -43,6 +43,7 @@ class TradeRoute:
 
     @property
     def profit_per_request(self) -> float:
+        """Expected credits per API request of the trip."""
         return self.profit / max(1, self.requests)
 
 
@@ -119,9 +120,11 @@ class Trade(Behaviour):
 
     @property
     def safe(self) -> bool:
+        """Only with nothing bought aboard."""
         return self.state in ("plan", "to_buy")
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Run the trader's current state."""
         if self.state == "plan":
             if self._replan_at is not None and ship.monotonic() < self._replan_at:
                 return self._replan_at

@@ -38,6 +38,7 @@ class Upgrade(Behaviour):
         self.spec = assignment.mount_spec
 
     async def step(self, ship: ShipControl) -> Wake:
+        """Make the next change towards the mount spec."""
         if self.state == "done":
             return None
         remove, install = mount_changes(ship.ship.mounts, self.spec)
