@@ -65,7 +65,11 @@ class Ownership:
         self._changed.set()
         self.reconciled = asyncio.Event()
         self.on_started: list[Callable[[ShipRunner], None]] = []
-        membership.on_change(self._changed.set)
+        # The ships this node should drive, kept up to date: recomputed in full (one hash per
+        # ship and node) only when membership changes, per ship when an assignment does.
+        self._desired: set[str] = set()
+        self._recompute = True
+        membership.on_change(self._membership_changed)
         assignments.on_change(self._assignment_changed)
 
     # --- what to own -------------------------------------------------------------------------
@@ -74,13 +78,25 @@ class Ownership:
         """The ships this node should drive now."""
         if self.membership.draining:
             return set()
-        nodes = self.membership.live_nodes()
-        return {s for s in self.assignments.ships() if owner(s, nodes) == self.node}
+        if self._recompute:
+            nodes = self.membership.live_nodes()
+            self._desired = {s for s in self.assignments.ships() if owner(s, nodes) == self.node}
+            self._recompute = False
+        return self._desired
+
+    def _membership_changed(self) -> None:
+        self._recompute = True
+        self._changed.set()
 
     def _assignment_changed(self, ship: str, assignment: Assignment | None) -> None:
         runner = self.runners.get(ship)
         if runner is not None:
             runner.assign(assignment)
+        if not self._recompute:
+            if assignment is not None and owner(ship, self.membership.live_nodes()) == self.node:
+                self._desired.add(ship)
+            else:
+                self._desired.discard(ship)
         self._changed.set()
 
     # --- reconciling -------------------------------------------------------------------------
@@ -89,8 +105,8 @@ class Ownership:
         """Start and stop ships so that this node drives exactly the ships it should."""
         self._reap()
         desired = self.desired()
-        for ship in list(self.runners):
-            if ship not in desired and ship not in self._handing_over:
+        for ship in self.runners.keys() - desired:
+            if ship not in self._handing_over:
                 self._handing_over[ship] = asyncio.create_task(self._hand_over(ship))
         wanted = [
             s

@@ -24,6 +24,7 @@ from nats.aio.subscription import Subscription
 __all__ = ["Ack", "Pipeline", "Write"]
 
 _NO_RESPONDERS = "503"
+_YIELD_EVERY = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,9 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Ack]] = []
         tokens: list[str] = []
-        for write in writes:
+        for index, write in enumerate(writes):
+            if index and index % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a batch of thousands must not hold ships up
             token = str(next(self._tokens))
             future: asyncio.Future[Ack] = loop.create_future()
             self._futures[token] = future

@@ -35,10 +35,15 @@ LEASE_TTL = 2  # as in conftest.fast_settings
 WAIT = 15.0
 
 
-async def eventually(condition: Callable[[], bool], within: float = WAIT, what: str = "") -> None:
-    """Wait until `condition()` holds (checked as the event loop runs), or fail."""
+async def eventually(condition: Callable[[], Any], within: float = WAIT, what: str = "") -> None:
+    """Wait until `condition()` (or the awaitable it returns) is true, or fail."""
     deadline = time.monotonic() + within
-    while not condition():
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within}s: {what}")
         await asyncio.sleep(0.02)
@@ -73,6 +78,10 @@ async def lease_holder(js: JetStreamContext, ship: str) -> str | None:
     if is_tombstone(msg.headers):
         return None
     return ShipLease.FromString(msg.data).node
+
+
+async def _released(js: JetStreamContext, ship: str) -> bool:
+    return await lease_holder(js, ship) is None
 
 
 def owned(node: RunningService[Any, Any]) -> set[str]:
@@ -153,8 +162,10 @@ async def test_three_nodes_share_the_ships_by_rendezvous(
             lambda: all(any(c.ship == s for c in game.calls) for s in ships),
             what="every ship driven",
         )
+        # Nodes started one after the other, so early ships may have moved once; never back,
+        # and each ends with its rendezvous owner.
         sequences = check_no_overlap(game, ships)
-        assert all(len(order) == 1 for order in sequences.values())
+        assert all(order[-1] == owner(s, live) for s, order in sequences.items())
         # The ships' states came from one paged listing by one node (30 ships: 2 pages), not
         # from a look at each ship.
         listings = [c for c in game.calls if c.path == "/my/ships"]
@@ -270,9 +281,8 @@ async def test_assignments_change_what_a_ship_does(
         assert len(game.calls) == quiet
         kv = await js.key_value(names.ASSIGNMENTS_BUCKET)
         await kv.delete(ship)
-        await eventually(lambda: owned(u) == set(), what="unassigned ship handed back")
-        await eventually(lambda: asyncio.get_event_loop() is not None)
-        assert await lease_holder(js, ship) is None
+        await eventually(lambda: owned(u) == set(), what="unassigned ship no longer driven")
+        await eventually(lambda: _released(js, ship), what="and its lease released")
         # A bad assignment is refused with a reason, as a dead letter.
         await assign(js, ship, "dance")
         dead = await js.subscribe(
