@@ -186,6 +186,9 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
         stop_wait = asyncio.ensure_future(ctx.stopping.wait())
         waits: set[asyncio.Future[Any]] = {synced, stop_wait}
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        # Let the other nodes' heartbeats arrive before choosing ships: a node that thought
+        # itself alone would take ships only to hand them over a moment later.
+        await ctx.stopped_within(2 * settings.membership.heartbeat_seconds)
         if not ctx.stopping.is_set():
             await sync_fleet(
                 js,
