@@ -5,6 +5,7 @@ counts the calls the behaviour made, which is what its choices cost."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from dispatcher.behaviours import make_behaviour
@@ -13,6 +14,7 @@ from dispatcher.behaviours.trade import best_route
 from dispatcher.behaviours.upgrade import mount_changes
 from dispatcher.worldview import SURVEY_SLOTS
 from flotilla import names
+from flotilla.client import ShipInTransit
 from flotilla.v1 import events_pb2
 
 ASTEROID = "X1-T1-AST"
@@ -351,3 +353,66 @@ async def test_idle_makes_no_calls(bench: Any, make_assignment: Any) -> None:
     )
     assert parked.name == "idle"
     assert bench.game.calls == []
+
+
+# --- errors a behaviour meets ---------------------------------------------------------------------
+
+
+async def test_short_of_fuel_away_from_a_market_a_ship_drifts(
+    bench: Any, make_assignment: Any
+) -> None:
+    game = bench.game
+    game.add_ship("T-1", waypoint=ASTEROID, fuel=60, cargo={"IRON_ORE": 10})
+    bench.know_everything()
+    game.fail_next("navigate", 4203)  # the game disagrees with the fuel estimate
+    ship = bench.control("T-1")
+    sell = make_behaviour(make_assignment("T-1", "sell"))
+    await bench.run(sell, ship, until=lambda: "sell" in game.calls_of("T-1"))
+    actions = game.calls_of("T-1")
+    assert actions[:3] == ["navigate", "flight_mode", "navigate"]
+    assert game.calls[1].body == {"flightMode": "DRIFT"}
+
+
+async def test_short_of_fuel_at_a_market_a_ship_refuels_and_goes(
+    bench: Any, make_assignment: Any
+) -> None:
+    game = bench.game
+    game.add_ship("T-1", waypoint=SHIPYARD, fuel=90, cargo={"IRON_ORE": 10})
+    bench.know_everything()
+    game.fail_next("navigate", 4203)
+    ship = bench.control("T-1")
+    sell = make_behaviour(make_assignment("T-1", "sell"))
+    await bench.run(sell, ship, until=lambda: "sell" in game.calls_of("T-1"))
+    actions = game.calls_of("T-1")
+    assert actions[:5] == ["navigate", "dock", "refuel", "orbit", "navigate"]
+
+
+async def test_a_full_hold_sends_a_miner_to_sell(bench: Any, make_assignment: Any) -> None:
+    game = bench.game
+    game.add_ship("M-1", waypoint=ASTEROID, cargo_capacity=100, cargo={"IRON_ORE": 5})
+    bench.know_everything()
+    game.fail_next("extract", 4228)  # full, though memory thought otherwise
+    ship = bench.control("M-1")
+    mine = make_behaviour(make_assignment("M-1", "mine", ASTEROID))
+    await bench.run(mine, ship, until=lambda: mine.cycle_ended)
+    actions = game.calls_of("M-1")
+    assert actions[0] == "extract" and "sell" in actions
+    assert actions.index("sell") < len(actions)
+
+
+async def test_a_ship_in_transit_waits_for_its_arrival(bench: Any, make_assignment: Any) -> None:
+    game = bench.game
+    fake = game.add_ship("M-1", waypoint=ASTEROID, cargo_capacity=100)
+    fake.status = "IN_TRANSIT"
+    fake.arrival = bench.clock.now() + timedelta(seconds=40)
+    ship = bench.control("M-1")
+    ship.ship.status = "IN_ORBIT"  # memory is behind: it thinks the ship has arrived
+    mine = make_behaviour(make_assignment("M-1", "mine", ASTEROID))
+    try:
+        await mine.step(ship)
+    except ShipInTransit as exc:
+        # The ship's task handles this error by sleeping until the arrival it carries.
+        assert exc.arrival == fake.arrival
+    else:
+        raise AssertionError("expected the game to say the ship is in transit")
+    assert game.calls_of("M-1") == ["extract"]

@@ -37,10 +37,13 @@ def fuel_for(ship: ShipControl, destination: str, mode: str = "CRUISE") -> int:
 class Travel:
     """The way to one destination."""
 
-    __slots__ = ("destination",)
+    __slots__ = ("destination", "must_drift")
 
     def __init__(self, destination: str) -> None:
         self.destination = destination
+        # Set when the game refused the leg for fuel where none is sold: drift it, whatever the
+        # estimate says.
+        self.must_drift = False
 
     async def step(self, ship: ShipControl) -> float | None:
         """Advance; the instant to come back, or `ARRIVED`."""
@@ -58,7 +61,7 @@ class Travel:
             if sells_fuel and wants_fuel and state.fuel < state.fuel_capacity:
                 await ship.dock()
                 await ship.refuel()
-            if need > state.fuel:
+            if need > state.fuel or self.must_drift:
                 await ship.set_flight_mode("DRIFT")
             elif state.flight_mode == "DRIFT" and need > 0:
                 await ship.set_flight_mode("CRUISE")
@@ -71,6 +74,7 @@ class Travel:
                 await ship.refuel()
                 await ship.orbit()
             else:
+                self.must_drift = True
                 await ship.set_flight_mode("DRIFT")
             return ship.monotonic()
         return ship.arrival_at()
