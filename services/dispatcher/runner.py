@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 
 from dispatcher.assignments import Assignment
 from dispatcher.behaviours import Behaviour, make_behaviour
@@ -41,6 +44,7 @@ from flotilla.client import (
     Transport,
 )
 from flotilla.clock import Clock
+from flotilla.semconv import SpanAttr
 from flotilla.v1.events_pb2 import ShipState
 
 __all__ = ["FleetServices", "ShipRunner"]
@@ -70,6 +74,8 @@ class FleetServices:
     read_deadline: float
     load_snapshot: Callable[[str], Awaitable[ShipState | None]]
     on_fenced: Callable[[str], None]
+    # Each step is a span, so the gateway's spans and the events continue the step's trace.
+    tracer: Tracer = field(default_factory=lambda: trace.get_tracer("flotilla.dispatcher"))
 
 
 class ShipRunner:
@@ -236,6 +242,16 @@ class ShipRunner:
             self.control.flush()
 
     async def _step(self) -> float | None:
+        attributes: dict[str, str | int] = {
+            SpanAttr.SHIP: self.symbol,
+            SpanAttr.BEHAVIOUR: self.behaviour.name,
+            SpanAttr.NODE: self._services.node,
+            SpanAttr.FENCING_TOKEN: self.lease.token,
+        }
+        with self._services.tracer.start_as_current_span("dispatcher.step", attributes=attributes):
+            return await self._traced_step()
+
+    async def _traced_step(self) -> float | None:
         control = self.control
         ship = control.ship
         metrics = self._services.metrics

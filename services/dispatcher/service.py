@@ -134,6 +134,7 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
         read_deadline=settings.ships.read_deadline_seconds,
         load_snapshot=_snapshot_reader(js),  # type: ignore[arg-type]
         on_fenced=lambda ship: holder[0].kill(ship) if holder else None,
+        tracer=ctx.tracer,
     )
     ownership = Ownership(
         node=node,
