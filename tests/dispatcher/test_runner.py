@@ -182,3 +182,31 @@ async def test_a_new_assignment_takes_effect_at_the_next_safe_point(bench: Any) 
     assert bench.game.calls_of("M-1") == ["get_ship", "extract"]
     runner.request_stop()
     await _settle()
+
+
+async def test_a_fenced_call_stops_the_ship_at_once(bench: Any) -> None:
+    bench.game.add_ship("M-1", waypoint=ASTEROID, cargo_capacity=1000)
+    metrics = _metrics()
+    told: list[str] = []
+
+    class Fencing:
+        """Answers as the gateway does once another node's higher token has been seen."""
+
+        async def send(self, request: Any) -> ApiResult:
+            if request.path.endswith("/extract"):
+                return ApiResult(outcome=CallOutcome.CALL_OUTCOME_FENCED, error_message="fenced")
+            return await bench.game.send(request)
+
+    services = _services(bench, metrics, Fencing())
+    services.on_fenced = told.append
+    runner = ShipRunner(_lease("M-1"), Assignment("M-1", "mine", ASTEROID), services)
+    runner.start()
+    await _settle()
+    assert runner.task.done()  # type: ignore[union-attr]
+    assert told == ["M-1"]
+    fenced = [
+        s.value
+        for s in metrics.leases.collect()[0].samples
+        if s.labels.get("change") == "fenced" and s.name.endswith("_total")
+    ]
+    assert fenced == [1.0]

@@ -166,3 +166,25 @@ async def test_survey_slots_are_exclusive_across_nodes_and_expire(nc: NatsClient
     assert [h is not None for h in holds] == [True, True, False]
     stop.set()
     await asyncio.gather(*tasks)
+
+
+async def test_events_carry_the_trace_of_the_step_that_made_them(nc: NatsClient) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    stop = asyncio.Event()
+    publisher = EventPublisher(Pipeline(nc))
+    task = asyncio.create_task(publisher.run(stop))
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("dispatcher.step") as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+        event = events_pb2.Extraction(event_id="x-1", ship_symbol="M-1", units=3)
+        publisher.event(names.EXTRACTION_SUBJECT, event, event.event_id)
+    assert await publisher.flushed(WAIT)
+    js = nc.jetstream()
+    sub = await js.subscribe(names.EXTRACTION_SUBJECT, stream=names.EVENTS_STREAM)
+    msg = await sub.next_msg(timeout=WAIT)
+    assert msg.headers is not None
+    assert msg.headers["Nats-Msg-Id"] == "x-1"
+    assert trace_id in msg.headers["traceparent"]
+    stop.set()
+    await task
