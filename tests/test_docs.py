@@ -96,7 +96,9 @@ async def gateway_nc(nats_url: str) -> AsyncIterator[NatsClient]:
             try:
 
                 async def serving() -> None:
-                    while "service" not in running.exposed:
+                    while True:
+                        if "service" in running.exposed:
+                            return
                         await asyncio.sleep(0.01)
 
                 await asyncio.wait_for(serving(), 30)
