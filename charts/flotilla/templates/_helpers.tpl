@@ -138,11 +138,6 @@ is given only these keys (never the whole Secret), so the tokens reach the gatew
 {{- end }}
 {{- end }}
 
-{{/* The Secret keys a workload cannot start without; the others are optional. */}}
-{{- define "flotilla.requiredSecretKeys" -}}
-{{- list "FLOTILLA_DATABASE_URL" | toJson }}
-{{- end }}
-
 {{/*
 Variables the chart sets on a workload itself (beside the ConfigMap and the Secret keys), so
 a service's `env` may not set them.
@@ -164,7 +159,7 @@ and variables the chart sets itself.
 {{- $managed := include "flotilla.chartEnvNames" . | fromJsonArray }}
 {{- range $name, $value := (index .root.Values .component).env }}
 {{- if has $name $secrets }}
-{{- fail (printf "%s.env.%s: secrets go in the Secret (secrets.create with postgres.url / spacetraders.token, or secrets.existingSecret), never in plain environment" $.component $name) }}
+{{- fail (printf "%s.env.%s: secrets go in the Secret (the chart's, from postgres.url, spacetraders.token and conductor.apiToken, or secrets.existingSecret), never in plain environment" $.component $name) }}
 {{- end }}
 {{- if has $name $managed }}
 {{- fail (printf "%s.env.%s is set by the chart itself; use the chart's values instead (see values.yaml)" $.component $name) }}
@@ -280,7 +275,8 @@ spec:
 {{- define "flotilla.secretEnv" -}}
 {{- $root := .root }}
 {{- $secret := ternary (include "flotilla.migrationSecretName" $root) (include "flotilla.secretName" $root) (eq .component "migration") }}
-{{- $required := include "flotilla.requiredSecretKeys" . | fromJsonArray }}
+{{- /* A workload cannot start without the database URL; the tokens are optional. */}}
+{{- $required := list "FLOTILLA_DATABASE_URL" }}
 {{- range $key := include "flotilla.secretKeys" . | fromJsonArray }}
 - name: {{ $key }}
   valueFrom:
