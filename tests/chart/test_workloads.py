@@ -24,7 +24,6 @@ from tests.chart.manifests import (
     render,
     secrets_of,
     settings_of,
-    shared_settings,
     workloads,
 )
 from tools.chart import ChartRenderError, read_values_file, render_notes
@@ -599,4 +598,3 @@ def test_the_notes_warn_about_several_gateways_and_a_missing_token() -> None:
 def test_every_declared_service_has_a_workload() -> None:
     # A service added to the registry without a place in the chart would never run in Kubernetes.
     assert {service.name for service in declared()} <= SERVICES
-    assert shared_settings() <= settings_of(["flotilla", "gateway"])
