@@ -265,7 +265,7 @@ class AgentState(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., symbol: _Optional[str] = ..., credits: _Optional[int] = ..., headquarters: _Optional[str] = ..., starting_faction: _Optional[str] = ..., ship_count: _Optional[int] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RequestLog(_message.Message):
-    __slots__ = ("event_id", "agent", "ship_symbol", "endpoint", "method", "priority", "status", "error_code", "queued_ms", "wire_ms", "attempts", "timestamp", "outcome")
+    __slots__ = ("event_id", "agent", "ship_symbol", "endpoint", "method", "priority", "status", "error_code", "queued_ms", "wire_ms", "attempts", "timestamp", "outcome", "call_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     SHIP_SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -279,6 +279,7 @@ class RequestLog(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     agent: str
     ship_symbol: str
@@ -292,4 +293,5 @@ class RequestLog(_message.Message):
     attempts: int
     timestamp: _timestamp_pb2.Timestamp
     outcome: _api_pb2.CallOutcome
-    def __init__(self, event_id: _Optional[str] = ..., agent: _Optional[str] = ..., ship_symbol: _Optional[str] = ..., endpoint: _Optional[str] = ..., method: _Optional[str] = ..., priority: _Optional[_Union[_api_pb2.PriorityClass, str]] = ..., status: _Optional[int] = ..., error_code: _Optional[int] = ..., queued_ms: _Optional[float] = ..., wire_ms: _Optional[float] = ..., attempts: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[_api_pb2.CallOutcome, str]] = ...) -> None: ...
+    call_id: str
+    def __init__(self, event_id: _Optional[str] = ..., agent: _Optional[str] = ..., ship_symbol: _Optional[str] = ..., endpoint: _Optional[str] = ..., method: _Optional[str] = ..., priority: _Optional[_Union[_api_pb2.PriorityClass, str]] = ..., status: _Optional[int] = ..., error_code: _Optional[int] = ..., queued_ms: _Optional[float] = ..., wire_ms: _Optional[float] = ..., attempts: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[_api_pb2.CallOutcome, str]] = ..., call_id: _Optional[str] = ...) -> None: ...
