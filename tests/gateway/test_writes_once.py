@@ -153,7 +153,9 @@ async def test_no_ship_purchase_or_sale_is_applied_twice_when_answers_are_lost(
                     [api.purchase(command, "FUEL", 1) for _ in range(UNITS_TO_TRADE)]
                 )
                 held = (await direct.get(f"/my/ships/{command}/cargo")).json()["data"]
-                sales = await _in_turn([api.sell(command, "FUEL", 1) for _ in range(UNITS_TO_TRADE)])
+                sales = await _in_turn(
+                    [api.sell(command, "FUEL", 1) for _ in range(UNITS_TO_TRADE)]
+                )
                 left = (await direct.get(f"/my/ships/{command}/cargo")).json()["data"]
     assert satellite != command
     for tally in (ships, purchases, sales):
