@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint proto bench chart clean
+.PHONY: help install run test lint proto docs bench chart clean
 
 help: ## List the targets with what each does
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ test: lint ## Run lint, type checks and the whole test suite against real NATS a
 
 proto: $(STAMP) ## Regenerate the Python code (with type stubs) from proto/flotilla/v1/*.proto
 	$(BIN)/python -m tools.protogen
+
+docs: $(STAMP) ## Regenerate docs/configuration.md from the settings classes
+	$(BIN)/python -m tools.settings_doc
 
 bench: $(STAMP) ## Run the benchmarks in bench/ and print their tables
 	@set -e; for b in $(wildcard bench/*.py); do echo "== $$b"; $(BIN)/python $$b; done

@@ -18,6 +18,9 @@ Three measurements:
 3. the baseline writes a sample of the first set (`--baseline-events`); its rate per event does
    not depend on the size of the set.
 `--check` exits 1 unless run 1 reaches 20,000 events/s and 10× the baseline.
+
+The persister runs from its declaration through `flotilla.kit.open_service`, exactly as
+`flotilla persister` runs it (probes off).
 """
 
 from __future__ import annotations
@@ -51,21 +54,28 @@ from sqlalchemy import create_engine, event  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from flotilla import names  # noqa: E402
+from flotilla.clock import SystemClock  # noqa: E402
+from flotilla.db import migrate, schema  # noqa: E402
+from flotilla.db.urls import sqlalchemy_url  # noqa: E402
+from flotilla.kit import open_service  # noqa: E402
 from flotilla.local_servers import NatsServer, PostgresServer  # noqa: E402
+from flotilla.semconv import (  # noqa: E402
+    BACKGROUND,
+    COOLDOWN_START,
+    FLEET,
+    SHIP_UNBLOCK,
+    outcome_name,
+    priority_name,
+    transaction_kind_name,
+)
+from flotilla.settings import DatabaseSection, ProbeSection  # noqa: E402
+from flotilla.timestamps import to_datetime  # noqa: E402
 from flotilla.topology import ensure_topology  # noqa: E402
 from flotilla.v1 import api_pb2, events_pb2  # noqa: E402
-from persister import migrate, schema  # noqa: E402
-from persister.contract import (  # noqa: E402
-    OUTCOME_NAMES,
-    PRIORITY_NAMES,
-    TRANSACTION_KIND_NAMES,
-    decode_event,
-    optional_datetime,
-    to_datetime,
-)
-from persister.database import open_pool, sqlalchemy_url  # noqa: E402
+from persister.contract import decode_event, optional_datetime  # noqa: E402
+from persister.declaration import SERVICE  # noqa: E402
 from persister.service import Persister  # noqa: E402
-from persister.settings import PersisterSettings  # noqa: E402
+from persister.settings import BatchSection, PersisterSettings  # noqa: E402
 
 SHIPS = 1000
 MARKETS = 50
@@ -80,6 +90,9 @@ GOODS = [
     "PRECIOUS_STONES",
 ]
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+SELL = events_pb2.TRANSACTION_KIND_SELL
+PURCHASE = events_pb2.TRANSACTION_KIND_PURCHASE
+FUEL = events_pb2.TRANSACTION_KIND_FUEL
 
 
 @dataclass
@@ -154,7 +167,9 @@ def generate(total: int, seed: int = 7) -> Workload:
                 ship_symbol=f"BENCH-{rng.randrange(SHIPS) + 1:X}",
                 endpoint="/my/ships/{shipSymbol}/extract",
                 method="POST",
-                priority=rng.choice([1, 1, 2, 3, 4]),
+                priority=rng.choice(
+                    [COOLDOWN_START, COOLDOWN_START, SHIP_UNBLOCK, FLEET, BACKGROUND]
+                ),
                 status=rng.choice([201, 201, 201, 200, 429]),
                 attempts=1,
                 queued_ms=rng.uniform(0, 2000),
@@ -196,7 +211,7 @@ def generate(total: int, seed: int = 7) -> Workload:
                 agent="BENCH",
                 ship_symbol=f"BENCH-{n + 1:X}",
                 waypoint_symbol=rng.choice(waypoints),
-                kind=rng.choice([1, 1, 1, 2, 3]),
+                kind=rng.choice([SELL, SELL, SELL, PURCHASE, FUEL]),
                 trade_symbol=rng.choice(GOODS),
                 units=units,
                 price_per_unit=price,
@@ -262,35 +277,27 @@ async def drain(
     """
     settings = PersisterSettings(
         nats_url=nats_url,
-        database_url=database_url,
-        persister_batch_size=args.batch_size,
-        persister_max_wait_seconds=0.2,
-        persister_concurrency=args.concurrency,
-        persister_metrics_port=0,
+        database=DatabaseSection(url=database_url),
+        batch=BatchSection(
+            size=args.batch_size, max_wait_seconds=0.2, concurrency=args.concurrency
+        ),
+        probes=ProbeSection(port="off"),
     )
-    nc = await nats.connect(nats_url)
-    pool = await open_pool(settings)
-    stopping = asyncio.Event()
-    persister = Persister(settings, nc, pool)
-    try:
-        task = asyncio.create_task(persister.run(stopping))
+    async with open_service(SERVICE, settings, clock=SystemClock()) as running:
         if publisher is not None:
             publisher.start_publishing()
         started = time.perf_counter()
         deadline = started + 240
-        while persister.stats.acked + persister.stats.dead_letters < total:
-            if task.done():
-                task.result()
+        persister: Persister | None = None
+        while persister is None or persister.stats.acked + persister.stats.dead_letters < total:
+            if running.task.done():
+                running.task.result()
                 raise RuntimeError("the persister stopped early")
             if time.perf_counter() > deadline:
-                raise RuntimeError(f"not drained in time: {persister.stats}")
+                raise RuntimeError(f"not drained in time: {persister and persister.stats}")
             await asyncio.sleep(0.01)
+            persister = running.exposed.get("persister")
         seconds = time.perf_counter() - started
-        stopping.set()
-        await task
-    finally:
-        await pool.close()
-        await nc.close()
     stats = persister.stats
     return Result(total, seconds, stats.statements, sum(stats.rows.values()))
 
@@ -403,14 +410,14 @@ def baseline(database_url: str, workload: Workload, count: int) -> Result:
                         ship_symbol=m.ship_symbol or None,
                         endpoint=m.endpoint,
                         method=m.method,
-                        priority=PRIORITY_NAMES[m.priority],
+                        priority=priority_name(m.priority),
                         status=m.status,
                         error_code=m.error_code,
                         queued_ms=m.queued_ms,
                         wire_ms=m.wire_ms,
                         attempts=m.attempts,
                         timestamp=to_datetime(m.timestamp),
-                        outcome=OUTCOME_NAMES[m.outcome],
+                        outcome=outcome_name(m.outcome),
                     )
                 )
             elif ev.kind == "market":
@@ -448,7 +455,7 @@ def baseline(database_url: str, workload: Workload, count: int) -> Result:
                         agent=m.agent,
                         ship_symbol=m.ship_symbol,
                         waypoint_symbol=m.waypoint_symbol,
-                        kind=TRANSACTION_KIND_NAMES[m.kind],
+                        kind=transaction_kind_name(m.kind),
                         trade_symbol=m.trade_symbol,
                         units=m.units,
                         price_per_unit=m.price_per_unit,

@@ -26,6 +26,8 @@ TRANSACTION_SUBJECT: Final = f"{EVENTS_SUBJECT_PREFIX}.transaction"
 EXTRACTION_SUBJECT: Final = f"{EVENTS_SUBJECT_PREFIX}.extraction"
 AGENT_SUBJECT: Final = f"{EVENTS_SUBJECT_PREFIX}.agent"
 REQUEST_LOG_SUBJECT: Final = f"{EVENTS_SUBJECT_PREFIX}.request"
+SURVEY_SUBJECT: Final = f"{EVENTS_SUBJECT_PREFIX}.survey"
+WAYPOINT_SUBJECT: Final = f"{EVENTS_SUBJECT_PREFIX}.waypoint"
 PERSISTER_CONSUMER: Final = "persister"
 
 # --- dead letters: messages that could not be decoded or broke the contract -------------------
@@ -40,8 +42,23 @@ def dead_letter_subject(source: str) -> str:
 
 
 # --- KV buckets ------------------------------------------------------------------------------
-NODES_BUCKET: Final = "flotilla_nodes"  # dispatcher heartbeats, with a TTL
-LEASES_BUCKET: Final = "flotilla_leases"  # one key per ship: which node drives it
+# Dispatcher cluster state. Keys expire by a TTL on each message (`Nats-TTL`), set by the writer.
+NODES_BUCKET: Final = "flotilla_nodes"  # one key per dispatcher node: its NodeHeartbeat
+LEASES_BUCKET: Final = "flotilla_leases"  # one key per ship: its ShipLease (who drives it)
+# The fleet plan, written by the conductor and watched by the dispatchers.
 PLAN_BUCKET: Final = "flotilla_plan"  # the one fleet plan (key PLAN_KEY)
-ASSIGNMENTS_BUCKET: Final = "flotilla_assignments"  # one key per ship: its behaviour
+ASSIGNMENTS_BUCKET: Final = "flotilla_assignments"  # one key per ship: its ShipAssignment
 PLAN_KEY: Final = "current"
+# Last known state of every ship (a full ShipState per ship symbol), written by its owner, so
+# that a new owner starts from it without asking the API.
+SHIPS_BUCKET: Final = "flotilla_ships"
+# The shared world view every dispatcher node decides from: latest observation per waypoint.
+MARKETS_BUCKET: Final = "flotilla_markets"  # MarketObservation per waypoint
+SHIPYARDS_BUCKET: Final = "flotilla_shipyards"  # ShipyardObservation per waypoint
+WAYPOINTS_BUCKET: Final = "flotilla_waypoints"  # WaypointObservation per waypoint
+SURVEYS_BUCKET: Final = "flotilla_surveys"  # SurveyObservation per signature, until it expires
+# Survey slots held by miners (key "<signature>.<slot>"), so one survey is not exhausted at once.
+SURVEY_RESERVATIONS_BUCKET: Final = "flotilla_survey_reservations"
+# A key of the leases bucket held by the node that lists the fleet once at start.
+FLEET_SYNC_KEY: Final = "_fleet_sync"
+DISPATCHER_SOURCE: Final = "dispatcher"  # its dead letters: dead_letter_subject(DISPATCHER_SOURCE)

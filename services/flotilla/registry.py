@@ -13,6 +13,8 @@ __all__ = ["DECLARATIONS", "declared", "declared_names"]
 DECLARATIONS: Final[tuple[str, ...]] = (
     "simulator.declaration",
     "gateway.declaration",
+    "persister.declaration",
+    "dispatcher.declaration",
 )
 
 

@@ -54,6 +54,7 @@ OUTCOME_NAMES: Final[dict[int, str]] = {
     CallOutcome.CALL_OUTCOME_UNKNOWN: "unknown",
     CallOutcome.CALL_OUTCOME_FAILED: "failed",
     CallOutcome.CALL_OUTCOME_REJECTED: "rejected",
+    CallOutcome.CALL_OUTCOME_FENCED: "fenced",
 }
 
 TRANSACTION_KIND_NAMES: Final[dict[int, str]] = {

@@ -19,11 +19,17 @@ DAY_SECONDS = 24 * 3600.0
 
 @dataclass(frozen=True)
 class BucketSpec:
-    """A KV bucket: `ttl_seconds` expires keys not written for that long (0: never)."""
+    """A KV bucket: `ttl_seconds` expires keys not written for that long (0: never).
+
+    `marker_ttl_seconds` > 0 makes the server write a delete marker when a key expires (by the
+    bucket's TTL or by a message's own `Nats-TTL`), kept that long, so that watchers see the
+    expiry as it happens instead of only on their next read.
+    """
 
     name: str
     ttl_seconds: float = 0.0
     history: int = 1
+    marker_ttl_seconds: float = 0.0
 
 
 EVENTS = StreamConfig(
@@ -43,11 +49,20 @@ DEAD_LETTERS = StreamConfig(
 )
 STREAMS = (EVENTS, DEAD_LETTERS)
 
+# Heartbeats, leases, surveys and reservations expire by a TTL on each message, written by the
+# dispatcher from its settings (see `dispatcher.leases` for why that, and not a bucket TTL).
+_EXPIRY_MARKERS = 5.0
 BUCKETS = (
-    BucketSpec(names.NODES_BUCKET, ttl_seconds=15.0),
-    BucketSpec(names.LEASES_BUCKET, ttl_seconds=30.0),
+    BucketSpec(names.NODES_BUCKET, marker_ttl_seconds=_EXPIRY_MARKERS),
+    BucketSpec(names.LEASES_BUCKET, marker_ttl_seconds=_EXPIRY_MARKERS),
     BucketSpec(names.PLAN_BUCKET, history=10),
     BucketSpec(names.ASSIGNMENTS_BUCKET),
+    BucketSpec(names.SHIPS_BUCKET),
+    BucketSpec(names.MARKETS_BUCKET),
+    BucketSpec(names.SHIPYARDS_BUCKET),
+    BucketSpec(names.WAYPOINTS_BUCKET),
+    BucketSpec(names.SURVEYS_BUCKET, marker_ttl_seconds=_EXPIRY_MARKERS),
+    BucketSpec(names.SURVEY_RESERVATIONS_BUCKET, marker_ttl_seconds=_EXPIRY_MARKERS),
 )
 
 
@@ -69,4 +84,5 @@ async def ensure_topology(js: JetStreamContext) -> None:
                 history=bucket.history,
                 ttl=bucket.ttl_seconds or None,
                 storage=StorageType.FILE,
+                limit_marker_ttl=bucket.marker_ttl_seconds or None,
             )

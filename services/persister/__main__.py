@@ -2,6 +2,7 @@
 
 import sys
 
-from flotilla.cli import main
+from flotilla.kit import main
+from persister.declaration import SERVICE
 
-sys.exit(main(["persister", *sys.argv[1:]]))
+sys.exit(main(SERVICE))

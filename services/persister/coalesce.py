@@ -20,6 +20,18 @@ from typing import Generic, TypeVar, cast
 from flotilla.v1 import events_pb2
 from persister.contract import Event, newness
 
+__all__ = [
+    "BEHAVIOUR_PART",
+    "CoalescedBatch",
+    "Listing",
+    "Observation",
+    "ShipMerge",
+    "WaypointSighting",
+    "coalesce_batch",
+    "sector_of",
+    "system_of",
+]
+
 BEHAVIOUR_PART = "behaviour"
 
 NewnessKey = tuple[int, int, str]
@@ -38,6 +50,7 @@ class ShipMerge:
     parts: dict[str, events_pb2.ShipState] = field(default_factory=dict)
 
     def add(self, state: events_pb2.ShipState) -> None:
+        """Keep `state` for each part it changed, if it is newer than what is kept."""
         if state.version > self.newest.version:
             self.newest = state
         parts = self.parts
@@ -83,6 +96,7 @@ class WaypointSighting:
     has_shipyard: bool = False
 
     def merge(self, other: WaypointSighting) -> None:
+        """Take in what `other` says about the same waypoint."""
         if other.type is not None:
             self.type, self.x, self.y = other.type, other.x, other.y
         self.has_market |= other.has_market
@@ -134,6 +148,7 @@ class CoalescedBatch:
         )
 
     def add(self, event: Event) -> None:
+        """Fold one decoded event into the batch."""
         kind = event.kind
         self.events[kind] += 1
         if kind == "ship":

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+
+from flotilla.clock import Clock
+
+__all__ = ["PullConsumer"]
 
 # JetStream status codes that end a pull request: no messages, request expired,
 # 409 (consumer deleted, leadership change, max waiting exceeded, ...) and 503 (no responders:
@@ -31,16 +33,12 @@ _EXPIRY_GRACE_SECONDS = 1.0
 
 
 class PullConsumer:
-    """Fetches batches of messages from durable consumer `consumer` on `stream`."""
+    """Fetches batches of messages from durable consumer `consumer` on `stream`.
 
-    def __init__(
-        self,
-        nc: NatsClient,
-        stream: str,
-        consumer: str,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    `clock` (its monotonic reading) tells when an open pull request has expired.
+    """
+
+    def __init__(self, nc: NatsClient, stream: str, consumer: str, *, clock: Clock) -> None:
         self._nc = nc
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
         self._clock = clock
@@ -55,6 +53,7 @@ class PullConsumer:
         self.consumer_missing = False
 
     async def start(self) -> None:
+        """Subscribe to the inbox that pull requests are answered on."""
         self._inbox = self._nc.new_inbox()
         self._sub = await self._nc.subscribe(
             self._inbox,
@@ -74,7 +73,8 @@ class PullConsumer:
 
     @property
     def request_open(self) -> bool:
-        return self._outstanding > 0 and self._clock() < self._request_deadline
+        """A pull request is out and may still deliver messages."""
+        return self._outstanding > 0 and self._clock.monotonic() < self._request_deadline
 
     async def _on_message(self, msg: Msg) -> None:
         headers = msg.headers
@@ -100,15 +100,15 @@ class PullConsumer:
         if len(self._buffer) < batch and not self.request_open:
             wanted = batch - len(self._buffer)
             self._outstanding = wanted
-            self._request_deadline = self._clock() + max_wait + _EXPIRY_GRACE_SECONDS
+            self._request_deadline = self._clock.monotonic() + max_wait + _EXPIRY_GRACE_SECONDS
             request = {"batch": wanted, "expires": int(max_wait * 1_000_000_000)}
             await self._nc.publish(
                 self._next_subject, json.dumps(request).encode(), reply=self._inbox
             )
         self._want = batch
-        deadline = self._clock() + max_wait + _EXPIRY_GRACE_SECONDS
+        deadline = self._clock.monotonic() + max_wait + _EXPIRY_GRACE_SECONDS
         while len(self._buffer) < batch and self.request_open:
-            remaining = deadline - self._clock()
+            remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
                 break
             self._changed.clear()

@@ -14,14 +14,30 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from flotilla import names
-from flotilla.v1 import api_pb2, events_pb2
+from flotilla.semconv import OUTCOME_NAMES, PRIORITY_NAMES, TRANSACTION_KIND_NAMES
+from flotilla.timestamps import to_datetime
+from flotilla.v1 import events_pb2
+
+__all__ = [
+    "EVENT_TYPES",
+    "SHIP_PARTS",
+    "Event",
+    "EventType",
+    "Rejected",
+    "canonical_event_id",
+    "check_timestamp",
+    "decode_event",
+    "newness",
+    "optional_datetime",
+    "violation",
+]
 
 
 class Rejected(Exception):
@@ -34,6 +50,7 @@ class Rejected(Exception):
 
 
 def violation(reason: str) -> Rejected:
+    """A rejection for an event that breaks the contract, with the broken rule as reason."""
     return Rejected("contract", f"contract violation: {reason}")
 
 
@@ -44,20 +61,7 @@ SHIP_PARTS: Final = frozenset({"nav", "fuel", "cargo", "cooldown", "mounts", "ro
 # The range google.protobuf.Timestamp allows: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _MIN_SECONDS: Final = -62_135_596_800
 _MAX_SECONDS: Final = 253_402_300_799
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-PRIORITY_NAMES: Final = {
-    value: name.removeprefix("PRIORITY_CLASS_") for name, value in api_pb2.PriorityClass.items()
-}
-OUTCOME_NAMES: Final = {
-    value: name.removeprefix("CALL_OUTCOME_") for name, value in api_pb2.CallOutcome.items()
-}
-TRANSACTION_KIND_NAMES: Final = {
-    value: name.removeprefix("TRANSACTION_KIND_")
-    for name, value in events_pb2.TransactionKind.items()
-    if value != events_pb2.TRANSACTION_KIND_UNSPECIFIED
-}
 
 
 def canonical_event_id(value: str) -> str:
@@ -80,11 +84,6 @@ def check_timestamp(parent: Message, field: str, *, required: bool, label: str =
     ts: Timestamp = getattr(parent, field)
     if not (_MIN_SECONDS <= ts.seconds <= _MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000):
         raise violation(f"{label} is out of range")
-
-
-def to_datetime(ts: Timestamp) -> datetime:
-    """A checked timestamp as an aware UTC datetime (microsecond precision, like PostgreSQL)."""
-    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
 
 
 def optional_datetime(parent: Message, field: str) -> datetime | None:

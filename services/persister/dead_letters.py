@@ -12,6 +12,8 @@ from nats.js import JetStreamContext
 from flotilla import names
 from flotilla.v1 import cluster_pb2
 
+__all__ = ["REASON_HEADER", "dead_letter_for", "publish_dead_letter"]
+
 REASON_HEADER = "Flotilla-Reason"
 _MAX_HEADER_REASON = 512
 

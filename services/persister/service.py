@@ -10,41 +10,60 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import Final
 
 import psycopg
-from alembic.script import ScriptDirectory
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, StatusCode, Tracer
-from prometheus_client import generate_latest
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from flotilla import names
-from flotilla.probes import Check, ProbeServer, flag_check
-from flotilla.telemetry import configure_tracing, extract_context
-from flotilla.topology import connect, ensure_topology
+from flotilla.backoff import BackoffSchedule
+from flotilla.clock import Clock
+from flotilla.db import migrate
+from flotilla.db.pool import ConnectionPool, open_pool
+from flotilla.kit import ServiceContext
+from flotilla.semconv import SpanAttr
+from flotilla.telemetry import extract_context
+from flotilla.topology import ensure_topology
 from persister.coalesce import coalesce_batch
 from persister.consumer import PullConsumer
 from persister.contract import Event, Rejected, decode_event
-from persister.database import open_pool
 from persister.dead_letters import publish_dead_letter
 from persister.metrics import PersisterMetrics
-from persister.migrate import alembic_config
 from persister.settings import PersisterSettings
-from persister.writer import BatchWriter, WriteResult
+from persister.writes import BatchWriter, WriteResult
+
+__all__ = [
+    "APPLICATION_NAME",
+    "BEFORE_ACK_SEAM",
+    "DATABASE_CHECK",
+    "DATA_ERRORS",
+    "SCHEMA_CHECK",
+    "AckHook",
+    "Persister",
+    "PersisterStats",
+    "consumer_config",
+    "run",
+]
 
 log = logging.getLogger("persister")
+
+# How the persister's PostgreSQL sessions are named (pg_stat_activity.application_name).
+APPLICATION_NAME: Final = "flotilla-persister"
+# Readiness checks besides the kit's "nats".
+DATABASE_CHECK: Final = "database"
+SCHEMA_CHECK: Final = "schema"
+# A test seam: an `AckHook` awaited with the messages of a committed batch just before they
+# are acked. Tests use it to stand for a crash between commit and ack; never set in production.
+BEFORE_ACK_SEAM: Final = "before_ack"
+
+AckHook = Callable[[Sequence[Msg]], Awaitable[None]]
 
 # Errors that say "this data can never be written" (SQLSTATE classes 22 and 23): the batch is
 # split to find the message responsible, which goes to the dead letters. Anything else
@@ -53,23 +72,6 @@ DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 MAX_TRACE_LINKS = 128
 
 Held = tuple[Msg, Event]
-
-
-class Backoff:
-    """Exponential backoff with jitter: `initial`, doubling up to `maximum`."""
-
-    def __init__(
-        self, initial: float, maximum: float, *, jitter: Callable[[], float] = random.random
-    ) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.jitter = jitter
-        self.attempts = 0
-
-    def next_delay(self) -> float:
-        delay: float = min(self.maximum, self.initial * 2.0**self.attempts)
-        self.attempts += 1
-        return delay * (0.8 + 0.4 * self.jitter())
 
 
 @dataclass
@@ -93,65 +95,96 @@ def consumer_config(settings: PersisterSettings) -> ConsumerConfig:
         description="Flotilla persister: writes events to PostgreSQL",
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
-        ack_wait=settings.persister_ack_wait_seconds,
+        ack_wait=settings.consumer.ack_wait_seconds,
         max_deliver=-1,  # never give up on an event: a database outage must lose nothing
-        max_ack_pending=settings.persister_max_ack_pending,
+        max_ack_pending=settings.consumer.max_ack_pending,
     )
 
 
+async def _stopped_within(stopping: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds` unless `stopping` is set first; True when it was."""
+    try:
+        await asyncio.wait_for(stopping.wait(), max(0.0, seconds))
+    except TimeoutError:
+        return False
+    return True
+
+
 class Persister:
-    """Drains the events stream into PostgreSQL until `stopping` is set."""
+    """Drains the events stream into PostgreSQL until `stopping` is set.
+
+    Time is read from `clock` (write durations, the in-progress keep-alive, dead-letter and
+    commit times); spans go to `tracer`.
+    """
 
     def __init__(
         self,
         settings: PersisterSettings,
         nc: NatsClient,
-        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        pool: ConnectionPool,
         *,
-        metrics: PersisterMetrics | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        monotonic: Callable[[], float] = time.monotonic,
-        tracer: Tracer | None = None,
+        metrics: PersisterMetrics,
+        clock: Clock,
+        tracer: Tracer,
+        before_ack: AckHook | None = None,
     ) -> None:
         self.settings = settings
-        self.tracer = tracer or trace.get_tracer("flotilla.persister")
         self.nc = nc
         self.js = nc.jetstream()
         self.pool = pool
-        self.metrics = metrics or PersisterMetrics()
+        self.metrics = metrics
         self.clock = clock
-        self.monotonic = monotonic
+        self.tracer = tracer
+        self.before_ack = before_ack
         self.writer = BatchWriter()
         self.stats = PersisterStats()
-        self.consumer = PullConsumer(
-            nc, names.EVENTS_STREAM, names.PERSISTER_CONSUMER, clock=monotonic
-        )
+        self.consumer = PullConsumer(nc, names.EVENTS_STREAM, names.PERSISTER_CONSUMER, clock=clock)
         self._fetch_lock = asyncio.Lock()
         # For the readiness probe: the schema is migrated, and the last database access worked.
         self.schema_ready = False
+        self.schema_detail = "not checked yet"
         self.database_ok = False
+        self.database_detail = "not reached yet"
+
+    # --- readiness ------------------------------------------------------------------------
+
+    def database_state(self) -> tuple[bool, str]:
+        """The "database" readiness check: did the last database access work?"""
+        return self.database_ok, self.database_detail
+
+    def schema_state(self) -> tuple[bool, str]:
+        """The "schema" readiness check: is the schema at a revision this build can write?"""
+        return self.schema_ready, self.schema_detail
+
+    def _database_reached(self) -> None:
+        self.database_ok = True
+        self.database_detail = "reachable"
+
+    def _database_failed(self, exc: BaseException) -> None:
+        self.database_ok = False
+        self.database_detail = _describe(exc)
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Create the consumer, wait for the schema, then drain batches with
-        `persister_concurrency` workers until `stopping` is set."""
-        await ensure_topology(self.js)
+        `batch.concurrency` workers until `stopping` is set."""
         await self.js.add_consumer(names.EVENTS_STREAM, consumer_config(self.settings))
         if not await self.wait_for_schema(stopping):
             return
         await self.consumer.start()
+        batch = self.settings.batch
         log.info(
             "persister consuming",
             extra={
-                "batch_size": self.settings.persister_batch_size,
-                "max_wait_seconds": self.settings.persister_max_wait_seconds,
-                "concurrency": self.settings.persister_concurrency,
+                "batch_size": batch.size,
+                "max_wait_seconds": batch.max_wait_seconds,
+                "concurrency": batch.concurrency,
             },
         )
         try:
             async with asyncio.TaskGroup() as workers:
-                for _ in range(self.settings.persister_concurrency):
+                for _ in range(batch.concurrency):
                     workers.create_task(self._work(stopping))
         finally:
             with contextlib.suppress(Exception):
@@ -160,9 +193,8 @@ class Persister:
     async def wait_for_schema(self, stopping: asyncio.Event) -> bool:
         """Wait until the database is reachable and migrated (to this build's head or to a
         newer revision); False if `stopping` was set first. Services never migrate."""
-        script = ScriptDirectory.from_config(alembic_config())
-        head = script.get_current_head()
-        known = {rev.revision for rev in script.walk_revisions()}
+        head = migrate.head_revision()
+        known = migrate.known_revisions()
         backoff = self._backoff()
         while not stopping.is_set():
             try:
@@ -170,29 +202,31 @@ class Persister:
                     cur = await conn.execute("SELECT version_num FROM alembic_version")
                     row = await cur.fetchone()
                 current = row[0] if row else None
-                self.database_ok = True
+                self._database_reached()
                 if current == head or (current is not None and current not in known):
                     self.schema_ready = True
+                    self.schema_detail = f"at revision {current}"
                     return True
+                self.schema_detail = f"at revision {current}, needs {head}"
                 log.warning("schema is at %s, this persister needs %s: waiting", current, head)
             except psycopg.errors.UndefinedTable:
-                self.database_ok = True
+                self._database_reached()
+                self.schema_detail = "no schema yet (run `flotilla migrate`)"
                 log.warning("the schema is not there yet (run `flotilla migrate`): waiting")
             except Exception as exc:
-                self.database_ok = False
+                self._database_failed(exc)
                 log.warning("database not reachable (%s): waiting", _describe(exc))
-            if await self._stopped_within(backoff.next_delay(), stopping):
+            if await _stopped_within(stopping, backoff.next_delay()):
                 return False
         return False
 
     async def _work(self, stopping: asyncio.Event) -> None:
+        batch = self.settings.batch
         while not stopping.is_set():
             async with self._fetch_lock:
                 if stopping.is_set():
                     return
-                msgs = await self.consumer.fetch(
-                    self.settings.persister_batch_size, self.settings.persister_max_wait_seconds
-                )
+                msgs = await self.consumer.fetch(batch.size, batch.max_wait_seconds)
             if msgs:
                 await self.handle_batch(msgs, stopping)
             elif self.consumer.consumer_missing:
@@ -207,7 +241,7 @@ class Persister:
             self.consumer.consumer_missing = False
         except Exception as exc:
             log.warning("could not create the consumer (%s)", _describe(exc))
-        await self._stopped_within(self.settings.persister_retry_initial_seconds, stopping)
+        await _stopped_within(stopping, self.settings.retry.base_seconds)
 
     # --- one batch ------------------------------------------------------------------------
 
@@ -218,7 +252,7 @@ class Persister:
         with self.tracer.start_as_current_span(
             "persister.batch",
             links=_trace_links(msgs),
-            attributes={"messaging.batch.message_count": len(msgs)},
+            attributes={SpanAttr.BATCH_COUNT: len(msgs)},
         ) as span:
             held: list[Held] = []
             for msg in msgs:
@@ -236,7 +270,10 @@ class Persister:
             refused = {id(msg) for (msg, _), _ in refused_events}
             for (msg, _), reason in refused_events:
                 await self._dead_letter(msg, "database", reason)
-            await self.ack([msg for msg, _ in held if id(msg) not in refused])
+            written = [msg for msg, _ in held if id(msg) not in refused]
+            if self.before_ack is not None:
+                await self.before_ack(written)
+            await self.ack(written)
         self.stats.batches += 1
         return True
 
@@ -263,13 +300,13 @@ class Persister:
     ) -> list[tuple[Held, str]] | None:
         backoff = self._backoff()
         # Keep JetStream from redelivering what this replica is still trying to write.
-        progress_every = self.settings.persister_ack_wait_seconds / 3
-        last_progress = self.monotonic()
+        progress_every = self.settings.consumer.ack_wait_seconds / 3
+        last_progress = self.clock.monotonic()
         while True:
             try:
                 return await self._write_isolating(held)
             except Exception as exc:
-                self.database_ok = False
+                self._database_failed(exc)
                 self.stats.database_errors += 1
                 self.metrics.database_errors.inc()
                 delay = min(backoff.next_delay(), progress_every)
@@ -280,12 +317,12 @@ class Persister:
                     _describe(exc),
                     delay,
                 )
-            if self.monotonic() - last_progress >= progress_every:
+            if self.clock.monotonic() - last_progress >= progress_every:
                 with contextlib.suppress(Exception):
                     for msg, _ in held:
                         await msg.in_progress()
-                last_progress = self.monotonic()
-            if await self._stopped_within(delay, stopping):
+                last_progress = self.clock.monotonic()
+            if await _stopped_within(stopping, delay):
                 return None
 
     async def _write_isolating(self, held: list[Held]) -> list[tuple[Held, str]]:
@@ -304,14 +341,14 @@ class Persister:
     async def _write(self, held: list[Held]) -> WriteResult:
         batch = coalesce_batch(event for _, event in held)
         async with self.pool.connection() as conn:
-            started = self.monotonic()
+            started = self.clock.monotonic()
             result = await self.writer.write(conn, batch)
-            elapsed = self.monotonic() - started
-        self.database_ok = True
+            elapsed = self.clock.monotonic() - started
+        self._database_reached()
         m = self.metrics
         m.write_seconds.observe(elapsed)
         m.statements.inc(result.statements)
-        m.last_commit.set(self.clock().timestamp())
+        m.last_commit.set(self.clock.time())
         for kind, count in batch.events.items():
             m.events.labels(kind).inc(count)
         for table, count in result.rows.items():
@@ -330,7 +367,7 @@ class Persister:
                 msg,
                 reason,
                 consumer=names.PERSISTER_CONSUMER,
-                failed_at=self.clock(),
+                failed_at=self.clock.now(),
             )
         except Exception as exc:
             # Not acked: JetStream redelivers it and the next attempt tries again.
@@ -345,19 +382,8 @@ class Persister:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _backoff(self) -> Backoff:
-        return Backoff(
-            self.settings.persister_retry_initial_seconds,
-            self.settings.persister_retry_max_seconds,
-        )
-
-    async def _stopped_within(self, seconds: float, stopping: asyncio.Event) -> bool:
-        """Sleep `seconds` unless `stopping` is set first; True when it was."""
-        try:
-            await asyncio.wait_for(stopping.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
+    def _backoff(self) -> BackoffSchedule:
+        return self.settings.retry.backoff().schedule()
 
     def _observe_lag(self, last: Msg) -> None:
         with contextlib.suppress(Exception):
@@ -389,37 +415,24 @@ def _trace_links(msgs: Sequence[Msg]) -> list[Link]:
     return links
 
 
-def readiness_checks(persister: Persister) -> dict[str, Check]:
-    """What `/readyz` reports: NATS connected, database reachable, schema migrated."""
-    return {
-        "nats": flag_check(lambda: persister.nc.is_connected),
-        "database": flag_check(lambda: persister.database_ok),
-        "schema": flag_check(lambda: persister.schema_ready),
-    }
-
-
-async def main(settings: PersisterSettings, stack: AsyncExitStack, stopping: asyncio.Event) -> None:
-    """The service body run by `flotilla persister` (see `flotilla.runner`)."""
-    provider = configure_tracing("persister", settings)
-    stack.callback(provider.shutdown)
-    metrics = PersisterMetrics()
-    nc = await connect(settings.nats_url, "flotilla-persister")
-
-    async def close_nats() -> None:
-        if not nc.is_closed:
-            await nc.drain()
-
-    stack.push_async_callback(close_nats)
-    pool = await open_pool(settings)
-    stack.push_async_callback(pool.close)
-    persister = Persister(settings, nc, pool, metrics=metrics)
-    if settings.persister_metrics_port:
-        probes = ProbeServer(
-            settings.persister_metrics_host,
-            settings.persister_metrics_port,
-            checks=readiness_checks(persister),
-            metrics=lambda: generate_latest(metrics.registry),
-        )
-        await probes.start()
-        stack.push_async_callback(probes.close)
-    await persister.run(stopping)
+async def run(ctx: ServiceContext[PersisterSettings, PersisterMetrics]) -> None:
+    """The service body: NATS and a bounded pool from the kit's context, then the persister
+    until the kit asks it to stop. The pool closes before NATS is drained."""
+    settings = ctx.settings
+    nc = await ctx.nats()
+    pool = await open_pool(settings.database.url, settings.pool, application_name=APPLICATION_NAME)
+    ctx.stack.push_async_callback(pool.close)
+    before_ack: AckHook | None = ctx.seams.get(BEFORE_ACK_SEAM)
+    persister = Persister(
+        settings,
+        nc,
+        pool,
+        metrics=ctx.metrics,
+        clock=ctx.clock,
+        tracer=ctx.tracer,
+        before_ack=before_ack,
+    )
+    ctx.exposed["persister"] = persister
+    ctx.health.watch(DATABASE_CHECK, persister.database_state)
+    ctx.health.watch(SCHEMA_CHECK, persister.schema_state)
+    await persister.run(ctx.stopping)

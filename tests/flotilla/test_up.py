@@ -1,4 +1,6 @@
-"""`flotilla up` starts the servers and services, and Ctrl-C leaves no process behind."""
+"""`flotilla up` starts the servers and every declared service with addresses that work, holds
+its data folder against a second run, and Ctrl-C leaves no process and no file of its own
+behind."""
 
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+import httpx
+
+from flotilla.registry import declared_names
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 60.0
@@ -66,6 +72,21 @@ class _Output:
             return list(self.lines)
 
 
+def _wait_until_ready(url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(url, timeout=2)
+            if answer.status_code == 200:
+                return
+            last = answer.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never became ready: {last}")
+
+
 def test_up_starts_everything_and_sigint_stops_every_process(tmp_path: Path) -> None:
     data_dir = tmp_path / "flotilla-data"
     proc = subprocess.Popen(
@@ -81,9 +102,36 @@ def test_up_starts_everything_and_sigint_stops_every_process(tmp_path: Path) -> 
         pids = [int(m.group(1)) for line in lines if (m := re.search(r"\bpid (\d+)", line))]
         named = {line.split()[0] for line in lines if re.search(r"\bpid \d+", line)}
         assert {"postgres", "nats"} <= named
+        children = named - {"postgres", "nats"}
+        for service in declared_names():  # a service may run as several processes (nodes)
+            assert any(child.split("-")[0] == service for child in children), service
         assert all(_alive(pid) for pid in pids), "a process listed as running is not alive"
         assert (data_dir / "postgres" / "pgdata" / "PG_VERSION").exists()
         assert (data_dir / "nats" / "jetstream").exists()
+
+        # Every address the summary prints works from here, and every service gets ready.
+        probes = [m.group(1) for line in lines if (m := re.search(r"probes (\S+/readyz)", line))]
+        assert len(probes) == len(children)
+        assert all(url.startswith("http://127.0.0.1:") for url in probes)
+        for url in probes:
+            _wait_until_ready(url)
+
+        # A second run on the same data folder says who holds it, in one line.
+        second = subprocess.run(
+            [sys.executable, "-m", "flotilla.cli", "up", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1
+        assert second.stdout == ""
+        assert second.stderr.strip().splitlines() == [
+            f"flotilla up: {data_dir.resolve()} is in use by another flotilla up "
+            f"(pid {proc.pid}); stop it first, or give this one another --data-dir"
+        ]
+        files_while_running = {p.name for p in data_dir.iterdir()}
+        assert files_while_running == {"nats", "postgres", "up.lock"}
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(STOP_TIMEOUT) == 0
@@ -94,6 +142,8 @@ def test_up_starts_everything_and_sigint_stops_every_process(tmp_path: Path) -> 
             time.sleep(0.05)
         assert [pid for pid in pids if _alive(pid)] == []
         assert _processes_mentioning(str(data_dir)) == []
+        # The files it wrote are gone; the servers' data stays for the next run.
+        assert {p.name for p in data_dir.iterdir()} == {"nats", "postgres"}
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,5 +1,6 @@
-"""Fixtures for the persister's tests: event builders, migrated databases, an in-process
-persister, publishing to JetStream, and table dumps to compare final states.
+"""Fixtures for the persister's tests: event builders, migrated databases, a persister started
+through the service kit (`flotilla.kit.open_service`, as in production), publishing to
+JetStream, and table dumps to compare final states.
 
 Helpers are handed out as fixtures (the tests run with --import-mode=importlib, where a
 conftest is not importable by name).
@@ -11,7 +12,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,16 +24,18 @@ import psycopg
 import pytest
 
 from flotilla import names
+from flotilla.clock import Clock, SystemClock
+from flotilla.db import migrate
+from flotilla.kit import RunningService, open_service
 from flotilla.topology import ensure_topology
 from flotilla.v1 import api_pb2, events_pb2
-from persister import migrate
 from persister.coalesce import coalesce_batch
 from persister.contract import decode_event
-from persister.database import open_pool
+from persister.declaration import SERVICE
 from persister.metrics import PersisterMetrics
 from persister.service import Persister
 from persister.settings import PersisterSettings
-from persister.writer import BatchWriter
+from persister.writes import BatchWriter
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -364,21 +367,28 @@ def reference_url(postgres_url: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        known = out.get(key)
+        out[key] = _merged(known, value) if isinstance(known, Mapping) else value
+    return out
+
+
 def settings_for_tests(nats_url: str, database_url: str, **overrides: Any) -> PersisterSettings:
+    """Settings sized for tests; `overrides` are merged section by section, e.g.
+    `batch={"size": 37}` keeps the other batch settings."""
     values: dict[str, Any] = {
         "nats_url": nats_url,
-        "database_url": database_url,
-        "persister_batch_size": 100,
-        "persister_max_wait_seconds": 0.1,
-        "persister_ack_wait_seconds": 3.0,
-        "persister_retry_initial_seconds": 0.05,
-        "persister_retry_max_seconds": 0.5,
-        "persister_pool_timeout_seconds": 2.0,
-        "persister_metrics_port": 0,
+        "database": {"url": database_url},
+        "batch": {"size": 100, "max_wait_seconds": 0.1},
+        "consumer": {"ack_wait_seconds": 3.0},
+        "retry": {"base_seconds": 0.05, "max_seconds": 0.5},
+        "pool": {"timeout_seconds": 2.0},
+        "probes": {"host": "127.0.0.1", "port": 0},
         "shutdown_grace_seconds": 5.0,
     }
-    values.update(overrides)
-    return PersisterSettings(**values)
+    return PersisterSettings(**_merged(values, overrides))
 
 
 @pytest.fixture
@@ -389,36 +399,55 @@ def make_settings() -> Callable[..., PersisterSettings]:
 
 @dataclass
 class RunningPersister:
-    persister: Persister
-    task: asyncio.Task[None]
-    stopping: asyncio.Event
+    """A persister started by the kit, with what tests look at."""
+
+    service: RunningService[PersisterSettings, PersisterMetrics]
+
+    @property
+    def persister(self) -> Persister:
+        """The core object the body runs (its stats, its readiness state)."""
+        persister: Persister = self.service.exposed["persister"]
+        return persister
+
+    @property
+    def task(self) -> asyncio.Task[None]:
+        """The service's task: it ends when the body returns or fails."""
+        return self.service.task
+
+    @property
+    def probe_url(self) -> str:
+        """`http://127.0.0.1:<port>` of its probes and metrics."""
+        assert self.service.probe_url is not None
+        return self.service.probe_url
+
+    def sample(self, name: str, **labels: str) -> float:
+        """The current value of one metric sample (0 when it has none yet)."""
+        value = self.service.ctx.registry.registry.get_sample_value(name, labels or None)
+        return float(value or 0.0)
 
 
 @asynccontextmanager
 async def running_persister(
-    settings: PersisterSettings, persister_cls: type[Persister] = Persister
+    settings: PersisterSettings,
+    *,
+    clock: Clock | None = None,
+    seams: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[RunningPersister]:
-    """A persister running in this event loop; stopped (drained) on exit."""
-    nc = await nats.connect(settings.nats_url)
-    pool = await open_pool(settings)
-    stopping = asyncio.Event()
-    persister = persister_cls(settings, nc, pool, metrics=PersisterMetrics())
-    task = asyncio.create_task(persister.run(stopping))
-    try:
-        yield RunningPersister(persister, task, stopping)
-    finally:
-        stopping.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 15)
-        except BaseException:
-            task.cancel()
-        await pool.close()
-        await nc.close()
+    """The persister's declaration run by `flotilla.kit.open_service` in this event loop,
+    until its body has built the persister; drained on exit as on SIGTERM."""
+    async with open_service(SERVICE, settings, clock=clock or SystemClock(), seams=seams) as svc:
+        running = RunningPersister(svc)
+        await wait_until(
+            lambda: "persister" in svc.exposed or svc.task.done(),
+            within=30,
+            what="the persister body to start",
+        )
+        yield running
 
 
 @pytest.fixture
 def start_persister() -> Callable[..., Any]:
-    """`async with start_persister(settings) as running:` runs a persister in the test's loop."""
+    """`async with start_persister(settings, clock=..., seams=...) as running:`."""
     return running_persister
 
 
@@ -444,8 +473,18 @@ def publish() -> Callable[..., Awaitable[None]]:
     return publish_events
 
 
+Condition = Callable[[], Awaitable[bool]] | Callable[[], bool]
+
+
+async def _holds(condition: Condition) -> bool:
+    result = condition()
+    if asyncio.iscoroutine(result):
+        result = await result
+    return bool(result)
+
+
 async def wait_until(
-    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    condition: Condition,
     *,
     within: float = 30.0,
     interval: float = 0.05,
@@ -453,14 +492,20 @@ async def wait_until(
 ) -> None:
     """Poll `condition` until it is true; fail after `within` seconds."""
     deadline = time.monotonic() + within
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
+    while not await _holds(condition):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def stays_true(
+    condition: Condition, *, for_seconds: float, interval: float = 0.5, what: str = "condition"
+) -> None:
+    """Check `condition` every `interval` for `for_seconds`; fail the first time it is false."""
+    ends = time.monotonic() + for_seconds
+    while time.monotonic() < ends:
+        if not await _holds(condition):
+            raise AssertionError(f"{what} stopped holding")
         await asyncio.sleep(interval)
 
 
@@ -468,6 +513,12 @@ async def wait_until(
 def eventually() -> Callable[..., Awaitable[None]]:
     """`await eventually(condition, within=..., what=...)`: poll until true."""
     return wait_until
+
+
+@pytest.fixture
+def throughout() -> Callable[..., Awaitable[None]]:
+    """`await throughout(condition, for_seconds=..., what=...)`: true at every check."""
+    return stays_true
 
 
 async def dump_tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -516,7 +567,7 @@ async def consumer_drained(nats_url: str) -> bool:
     nc = await nats.connect(nats_url)
     try:
         info = await nc.jetstream().consumer_info(names.EVENTS_STREAM, names.PERSISTER_CONSUMER)
-        return info.num_pending == 0 and info.num_ack_pending == 0
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
     except nats.js.errors.NotFoundError:
         return False  # the persister has not created its consumer yet
     finally:

@@ -1,29 +1,37 @@
-"""The persister end to end over real NATS (JetStream) and real PostgreSQL: coalescing, any
-delivery order, dead letters that never block, crashes between commit and ack, traces."""
+"""The persister end to end over real NATS (JetStream) and real PostgreSQL, started through the
+service kit as in production: coalescing, any delivery order, dead letters that never block,
+crashes between commit and ack, traces, readiness, and time from the injected clock."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
+import httpx
 import nats
 import psycopg
 import pytest
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from opentelemetry import trace
+from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from flotilla import names
+from flotilla.clock import ManualClock, SystemClock
+from flotilla.db import migrate
+from flotilla.metrics import MetricsRegistry
+from flotilla.semconv import SpanAttr
 from flotilla.telemetry import inject_headers
 from flotilla.topology import ensure_topology
 from flotilla.v1 import cluster_pb2, events_pb2
-from persister import migrate
-from persister.database import open_pool
-from persister.service import Persister
+from persister.metrics import PersisterMetrics
+from persister.service import APPLICATION_NAME, BEFORE_ACK_SEAM, Persister
 
 
 async def _dead_letters(nats_url: str, expected: int) -> list[cluster_pb2.DeadLetter]:
@@ -43,11 +51,6 @@ async def _dead_letters(nats_url: str, expected: int) -> list[cluster_pb2.DeadLe
         await nc.close()
 
 
-def _sample(metrics: Any, name: str, **labels: str) -> float:
-    value = metrics.registry.get_sample_value(name, labels or None)
-    return float(value or 0.0)
-
-
 async def test_coalescing_writes_only_the_newest_state_of_each_ship(
     nats_url: str,
     migrated_url: str,
@@ -65,23 +68,26 @@ async def test_coalescing_writes_only_the_newest_state_of_each_ship(
         for ship in range(1, 6)
     ]
     await publish(nats_url, outgoing)
-    settings = make_settings(nats_url, migrated_url, persister_batch_size=1000)
+    settings = make_settings(nats_url, migrated_url, batch={"size": 1000})
     async with start_persister(settings) as running:
         await eventually(lambda: drained(nats_url), what="every event acked")
         stats = running.persister.stats
-        metrics = running.persister.metrics
+        async with httpx.AsyncClient(base_url=running.probe_url) as client:
+            scraped = (await client.get("/metrics")).text
     assert await rows_in(migrated_url, "ships") == 5
     with psycopg.connect(migrated_url) as conn:
         rows = conn.execute("SELECT version, fuel_current, behaviour FROM ships").fetchall()
     assert set(rows) == {(40, 40, "mine")}
     assert stats.events["ship"] == 200
     assert stats.rows["ships"] < 200 / 5  # 40 versions of a ship cost far fewer row writes
-    assert _sample(metrics, "flotilla_persister_events_total", type="ship") == 200
-    assert _sample(metrics, "flotilla_persister_coalescing_ratio_sum") > _sample(
-        metrics, "flotilla_persister_coalescing_ratio_count"
+    assert running.sample("flotilla_persister_events_total", type="ship") == 200
+    assert running.sample("flotilla_persister_coalescing_ratio_sum") > running.sample(
+        "flotilla_persister_coalescing_ratio_count"
     )
-    assert _sample(metrics, "flotilla_persister_write_seconds_count") >= 1
-    assert _sample(metrics, "flotilla_persister_batch_size_sum") == 200
+    assert running.sample("flotilla_persister_write_seconds_count") >= 1
+    assert running.sample("flotilla_persister_batch_size_sum") == 200
+    # The same registry is what the kit serves on /metrics.
+    assert 'flotilla_persister_events_total{type="ship"} 200.0' in scraped
 
 
 async def test_out_of_order_and_duplicate_deliveries_leave_the_same_rows(
@@ -104,10 +110,13 @@ async def test_out_of_order_and_duplicate_deliveries_leave_the_same_rows(
     rng.shuffle(delivered)
     # Without Nats-Msg-Id the stream keeps duplicates, as after a publisher's late retry.
     await publish(nats_url, delivered, msg_id=False)
-    settings = make_settings(nats_url, migrated_url, persister_batch_size=37)
+    settings = make_settings(nats_url, migrated_url, batch={"size": 37})
     async with start_persister(settings):
         await eventually(lambda: drained(nats_url), what="every event acked")
     assert await dump(migrated_url) == await dump(reference_url)
+
+
+FAILED_AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
 async def test_a_poison_message_is_dead_lettered_with_its_reason_while_later_ones_are_written(
@@ -137,11 +146,18 @@ async def test_a_poison_message_is_dead_lettered_with_its_reason_while_later_one
     later = [events.transaction(1, 20 + n) for n in range(30)]
     await publish(nats_url, later)
 
-    settings = make_settings(nats_url, migrated_url, persister_batch_size=8)
-    async with start_persister(settings) as running:
+    settings = make_settings(nats_url, migrated_url, batch={"size": 8})
+    # Dead letters and commits are stamped with the injected clock's time, not the machine's.
+    clock = ManualClock(FAILED_AT)
+    async with start_persister(settings, clock=clock) as running:
         await eventually(lambda: drained(nats_url), what="every event acked, poison included")
-        metrics = running.persister.metrics
+        last_commit = running.sample("flotilla_persister_last_commit_timestamp_seconds")
+        undecodable_count = running.sample(
+            "flotilla_persister_dead_letters_total", reason="undecodable"
+        )
+        contract_count = running.sample("flotilla_persister_dead_letters_total", reason="contract")
     assert await rows_in(migrated_url, "transactions") == 31
+    assert last_commit == FAILED_AT.timestamp()
 
     letters = {letter.subject: letter for letter in await _dead_letters(nats_url, 3)}
     assert set(letters) == {
@@ -153,12 +169,12 @@ async def test_a_poison_message_is_dead_lettered_with_its_reason_while_later_one
     assert undecodable.payload == b"\xff\xfe not a protobuf message"
     assert undecodable.reason.startswith("cannot decode as flotilla.v1.ShipState")
     assert undecodable.consumer == "persister"
-    assert undecodable.failed_at.seconds > 0
+    assert undecodable.failed_at.ToDatetime(tzinfo=UTC) == FAILED_AT
     assert letters[names.AGENT_SUBJECT].reason == "contract violation: observed_at is not set"
     assert "unknown subject" in letters["flotilla.events.weather"].reason
     assert letters["flotilla.events.weather"].headers["traceparent"] == "x"
-    assert _sample(metrics, "flotilla_persister_dead_letters_total", reason="undecodable") == 1
-    assert _sample(metrics, "flotilla_persister_dead_letters_total", reason="contract") == 1
+    assert undecodable_count == 1
+    assert contract_count == 1
 
 
 async def test_an_event_the_database_refuses_is_dead_lettered_and_its_batch_is_written(
@@ -178,7 +194,7 @@ async def test_an_event_the_database_refuses_is_dead_lettered_and_its_batch_is_w
     refused = events.ship("AGENT-NUL", 1, role="EXCAVATOR\x00", fuel=(1, 100))
     outgoing.insert(7, refused)
     await publish(nats_url, outgoing)
-    settings = make_settings(nats_url, migrated_url, persister_batch_size=100)
+    settings = make_settings(nats_url, migrated_url, batch={"size": 100})
     async with start_persister(settings):
         await eventually(lambda: drained(nats_url), what="every event acked")
     assert await rows_in(migrated_url, "ships") == 20
@@ -191,9 +207,9 @@ class SimulatedCrash(Exception):
     """Stands for the process dying after its transaction committed, before it acked."""
 
 
-class CrashBeforeFirstAck(Persister):
-    async def ack(self, msgs: Any) -> None:
-        raise SimulatedCrash
+async def crash_before_ack(msgs: Sequence[Msg]) -> None:
+    """The `before_ack` seam: the first committed batch ends the service instead of acking."""
+    raise SimulatedCrash
 
 
 async def test_a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing(
@@ -214,12 +230,13 @@ async def test_a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing(
     await write_reference(reference_url, outgoing)
     await publish(nats_url, outgoing)
     settings = make_settings(
-        nats_url, migrated_url, persister_batch_size=120, persister_ack_wait_seconds=1.0
+        nats_url, migrated_url, batch={"size": 120}, consumer={"ack_wait_seconds": 1.0}
     )
-    async with start_persister(settings, CrashBeforeFirstAck) as crashing:
-        with pytest.raises(BaseExceptionGroup) as crashed:
+    seams = {BEFORE_ACK_SEAM: crash_before_ack}
+    with pytest.raises(BaseExceptionGroup) as crashed:
+        async with start_persister(settings, seams=seams) as crashing:
             await crashing.task
-        assert crashed.group_contains(SimulatedCrash)
+    assert crashed.group_contains(SimulatedCrash)
     committed = await rows_in(migrated_url, "request_log")
     assert committed > 0  # a batch was committed and never acked
 
@@ -236,45 +253,43 @@ async def test_each_batch_has_a_span_linked_to_the_traces_of_its_events(
     migrated_url: str,
     events: Any,
     make_settings: Any,
+    start_persister: Any,
     eventually: Any,
     drained: Any,
 ) -> None:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("test")
-    trace_ids = set()
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        await ensure_topology(js)
-        for n in range(3):
-            with tracer.start_as_current_span(f"dispatcher-{n}") as span:
-                trace_ids.add(span.get_span_context().trace_id)
-                headers = inject_headers()
-            out = events.ship(f"AGENT-{n}", 1, fuel=(1, 2))
-            await js.publish(out.subject, out.payload, headers=headers)
-    finally:
-        await nc.close()
-
+    publisher = TracerProvider().get_tracer("dispatcher")
     settings = make_settings(nats_url, migrated_url)
-    nc = await nats.connect(nats_url)
-    pool = await open_pool(settings)
-    stopping = asyncio.Event()
-    persister = Persister(settings, nc, pool, tracer=provider.get_tracer("persister"))
-    task = asyncio.create_task(persister.run(stopping))
-    try:
+    async with start_persister(settings) as running:
+        # The persister's spans go to the tracer the kit gave it (never the global one).
+        tracer = running.service.ctx.tracer
+        assert isinstance(tracer, SdkTracer)
+        tracer.span_processor.add_span_processor(SimpleSpanProcessor(exporter))
+        trace_ids = set()
+        nc = await nats.connect(nats_url)
+        try:
+            js = nc.jetstream()
+            for n in range(3):
+                with publisher.start_as_current_span(f"dispatcher-{n}") as span:
+                    trace_ids.add(span.get_span_context().trace_id)
+                    headers = inject_headers()
+                out = events.ship(f"AGENT-{n}", 1, fuel=(1, 2))
+                await js.publish(out.subject, out.payload, headers=headers)
+        finally:
+            await nc.close()
         await eventually(lambda: drained(nats_url), what="every event acked")
-    finally:
-        stopping.set()
-        await task
-        await pool.close()
-        await nc.close()
     batches = [s for s in exporter.get_finished_spans() if s.name == "persister.batch"]
     assert batches
+    assert sum(int(cast(Any, s.attributes)[SpanAttr.BATCH_COUNT]) for s in batches) == 3
     linked = {link.context.trace_id for span in batches for link in span.links}
     assert linked == trace_ids
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+async def _readiness(probe_url: str) -> tuple[int, dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=probe_url) as client:
+        answer = await client.get("/readyz")
+    return answer.status_code, answer.json()
 
 
 async def test_the_persister_waits_for_the_schema_before_consuming(
@@ -292,15 +307,37 @@ async def test_the_persister_waits_for_the_schema_before_consuming(
     await publish(nats_url, [events.transaction(1, 10)])
     caplog.set_level(logging.WARNING, logger="persister")
     settings = make_settings(nats_url, database_url)
-    async with start_persister(settings):
+    async with start_persister(settings) as running:
         await eventually(
             lambda: any("schema is not there yet" in r.getMessage() for r in caplog.records),
             what="the persister to report the missing schema",
         )
+        status, ready = await _readiness(running.probe_url)
+        assert status == 503
+        assert ready["checks"]["nats"] == "ok: connected"
+        assert ready["checks"]["database"] == "ok: reachable"
+        assert ready["checks"]["schema"].startswith("failing: no schema yet")
         assert not await drained(nats_url)
         migrate.upgrade(database_url)
         await eventually(lambda: drained(nats_url), what="every event acked")
+        status, ready = await _readiness(running.probe_url)
+        assert status == 200
+        assert ready["checks"]["schema"] == f"ok: at revision {migrate.head_revision()}"
     assert await rows_in(database_url, "transactions") == 1
+
+
+async def test_its_database_sessions_are_named_and_bounded(
+    nats_url: str, migrated_url: str, make_settings: Any, start_persister: Any, eventually: Any
+) -> None:
+    settings = make_settings(nats_url, migrated_url, pool={"size": 2})
+    async with start_persister(settings) as running:
+        await eventually(lambda: running.persister.schema_ready, what="the schema check")
+        with psycopg.connect(migrated_url) as conn:
+            sessions = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                (APPLICATION_NAME,),
+            ).fetchone()
+        assert sessions is not None and 1 <= sessions[0] <= 2
 
 
 async def test_a_deleted_consumer_is_created_again_and_consuming_goes_on(
@@ -351,7 +388,14 @@ async def test_a_failed_ack_is_logged_not_raised_and_the_event_is_redelivered(
     config = ConsumerConfig(durable_name="ack-test", ack_wait=1.0)
     sub = await js.pull_subscribe(names.EVENTS_SUBJECTS, "ack-test", config=config)
     [msg] = await sub.fetch(1, timeout=5)
-    persister = Persister(settings, nc, cast(Any, None))
+    persister = Persister(
+        settings,
+        nc,
+        cast(Any, None),  # no database: only the ack is under test
+        metrics=PersisterMetrics(MetricsRegistry()),
+        clock=SystemClock(),
+        tracer=trace.NoOpTracer(),
+    )
     await nc.close()  # the connection goes away between commit and ack
 
     with caplog.at_level(logging.WARNING, logger="persister"):

@@ -11,11 +11,11 @@ from typing import Any
 
 import psycopg
 
-from flotilla.v1 import events_pb2
-from persister import migrate
+from flotilla.db import migrate
+from flotilla.v1 import api_pb2, events_pb2
 from persister.coalesce import coalesce_batch
 from persister.contract import decode_event
-from persister.writer import BatchWriter, WriteResult
+from persister.writes import BatchWriter, WriteResult
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -138,3 +138,27 @@ async def test_a_batch_costs_one_statement_per_table(migrated_url: str, events: 
     # BEGIN and COMMIT, one statement per table; rollups ride in their records' statement.
     assert result.statements == 2 + tables_written
     assert result.statements <= 15
+
+
+async def test_rows_spell_classes_outcomes_and_kinds_as_every_service_does(
+    migrated_url: str, events: Any
+) -> None:
+    await _write(
+        migrated_url,
+        [
+            events.request(
+                priority=api_pb2.PRIORITY_CLASS_SHIP_UNBLOCK,
+                outcome=api_pb2.CALL_OUTCOME_EXPIRED,
+                attempts=0,
+                status=0,
+            ),
+            events.transaction(events_pb2.TRANSACTION_KIND_PURCHASE, 300, ship="AGENT-1"),
+        ],
+    )
+    assert await _one(migrated_url, "SELECT priority, outcome FROM request_log") == (
+        "ship_unblock",
+        "expired",
+    )
+    assert await _one(migrated_url, "SELECT priority FROM request_minutes") == ("ship_unblock",)
+    assert await _one(migrated_url, "SELECT kind FROM transactions") == ("purchase",)
+    assert await _one(migrated_url, "SELECT kind FROM credit_minutes") == ("purchase",)

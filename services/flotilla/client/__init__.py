@@ -9,8 +9,8 @@
 
 Methods return typed results (`flotilla.client.models`); failures raise typed errors
 (`flotilla.client.errors`): `ApiError` subclasses when the API refused the call, and
-`CallExpired`, `GatewayOverloaded`, `OutcomeUnknown`, `CallFailed`, `CallRejected` or
-`GatewayUnavailable` when there is no API answer to act on.
+`CallExpired`, `GatewayOverloaded`, `OutcomeUnknown`, `CallFailed`, `CallRejected`,
+`CallFenced` or `GatewayUnavailable` when there is no API answer to act on.
 """
 
 from flotilla.client.errors import (
@@ -19,6 +19,7 @@ from flotilla.client.errors import (
     CallError,
     CallExpired,
     CallFailed,
+    CallFenced,
     CallRejected,
     CargoFull,
     CargoMissing,
@@ -51,6 +52,7 @@ __all__ = [
     "CallError",
     "CallExpired",
     "CallFailed",
+    "CallFenced",
     "CallRejected",
     "CallRequest",
     "CargoFull",

@@ -251,12 +251,18 @@ class GatewayUnavailable(GatewayError):
     """No gateway is serving calls; nothing was sent."""
 
 
+class CallFenced(GatewayError):
+    """The call's fencing token is older than one the gateway has seen for the ship: another
+    node owns it now. Nothing was sent; the sender must stop driving the ship."""
+
+
 _BY_OUTCOME: dict[int, type[GatewayError]] = {
     CallOutcome.CALL_OUTCOME_EXPIRED: CallExpired,
     CallOutcome.CALL_OUTCOME_OVERLOADED: GatewayOverloaded,
     CallOutcome.CALL_OUTCOME_UNKNOWN: OutcomeUnknown,
     CallOutcome.CALL_OUTCOME_FAILED: CallFailed,
     CallOutcome.CALL_OUTCOME_REJECTED: CallRejected,
+    CallOutcome.CALL_OUTCOME_FENCED: CallFenced,
 }
 
 

@@ -16,7 +16,7 @@ from nats.aio.client import Client as NatsClient
 from flotilla import names
 from flotilla.client.errors import CallFailed, GatewayUnavailable, OutcomeUnknown
 from flotilla.telemetry import inject_headers
-from flotilla.v1.api_pb2 import ApiCall, ApiResult, PriorityClass
+from flotilla.v1.api_pb2 import ApiCall, ApiResult, PriorityClass, ShipFence
 
 UNSPECIFIED = PriorityClass.PRIORITY_CLASS_UNSPECIFIED
 
@@ -34,6 +34,10 @@ class CallRequest:
     # Seconds the call may wait in the gateway's queue; None: no deadline.
     deadline_seconds: float | None = None
     ship_symbol: str = ""
+    # The ship's fencing token, set by the dispatcher on every ship action (None: not fenced).
+    fence: ShipFence | None = None
+    # The dispatcher node sending the call ("" for other callers).
+    node: str = ""
 
 
 class Transport(Protocol):
@@ -74,7 +78,10 @@ class GatewayTransport:
             json_body=json.dumps(request.body).encode() if request.body is not None else b"",
             priority=cast(PriorityClass, request.priority),
             ship_symbol=request.ship_symbol,
+            node=request.node,
         )
+        if request.fence is not None:
+            call.fence.CopyFrom(request.fence)
         if request.deadline_seconds is not None:
             deadline = Timestamp()
             deadline.FromNanoseconds(int((time.time() + request.deadline_seconds) * 1e9))

@@ -8,15 +8,16 @@ Usage (any `psycopg.AsyncConnection` to the Flotilla database, e.g. from a pool)
 
     async with pool.connection() as conn:
         stats = await analytics.fleet_stats(conn, now=datetime.now(UTC), window=timedelta(hours=1))
-        stats.cph_net, stats.cpr_gross, stats.saturation, stats.timing["ALL"].seconds_per_request
+        stats.cph_net, stats.cpr_gross, stats.saturation, stats.timing["all"].seconds_per_request
 
 Definitions (every query takes the time window as `now` and `window`; pass `now` in, never read
 the clock here, so that tests and replays are exact):
 
 - **Window.** Rollups have one-minute resolution: a window covers the minute buckets that start
   in `[now - window, now)`. Rates divide by the window's length.
-- **Credits.** Gross (income) is `SELL` and `CONTRACT` transactions; spent is `PURCHASE`, `FUEL`,
-  `SHIP` and `MOUNT`; net is gross minus spent. `OTHER` has no direction and counts in neither.
+- **Credits.** Gross (income) is `sell` and `contract` transactions; spent is `purchase`, `fuel`,
+  `ship` and `mount`; net is gross minus spent. `other` has no direction and counts in neither.
+  (Kinds, like priority classes, are spelled as in `flotilla.semconv`.)
 - **CPH** (credits per hour): credits in the window divided by its length in hours, gross and
   net.
 - **Requests.** A *call* is one API call the gateway logged; it is *sent* when at least one
@@ -26,9 +27,9 @@ the clock here, so that tests and replays are exact):
 - **CPR** (credits per request): credits divided by the sent calls that were not throttled.
 - **Saturation**: HTTP requests (attempts) per minute divided by the limit, 150 per minute
   (2 per second plus a burst of 30 per minute); 1.0 means the limit is fully used.
-- **Seconds per request**, per priority class and overall (`"ALL"`): the mean time a call
-  waited in the gateway's queue (over all calls) plus the mean time on the wire (over sent
-  calls).
+- **Seconds per request**, per priority class (`cooldown_start`, …) and overall (`"all"`):
+  the mean time a call waited in the gateway's queue (over all calls) plus the mean time on
+  the wire (over sent calls).
 - **Active ships** at `now`: ships whose cooldown has not expired or that are in transit and
   have not arrived.
 - **Per-ship and per-behaviour CPH**: the same credit sums grouped by the ship and by the
@@ -43,10 +44,47 @@ from typing import Any, Final
 
 from psycopg import AsyncConnection
 
-INCOME_KINDS: Final = ("SELL", "CONTRACT")
-EXPENSE_KINDS: Final = ("PURCHASE", "FUEL", "SHIP", "MOUNT")
+from flotilla.semconv import transaction_kind_name
+from flotilla.v1 import events_pb2
+
+__all__ = [
+    "ALL_CLASSES",
+    "EXPENSE_KINDS",
+    "INCOME_KINDS",
+    "REQUESTS_PER_MINUTE_LIMIT",
+    "ActiveShips",
+    "Connection",
+    "Credits",
+    "Earnings",
+    "FleetStats",
+    "MinuteStats",
+    "RequestTiming",
+    "Window",
+    "active_ships",
+    "credits",
+    "earnings_by_behaviour",
+    "earnings_by_ship",
+    "fleet_stats",
+    "minute_series",
+    "request_timing",
+]
+
+INCOME_KINDS: Final = tuple(
+    transaction_kind_name(kind)
+    for kind in (events_pb2.TRANSACTION_KIND_SELL, events_pb2.TRANSACTION_KIND_CONTRACT)
+)
+EXPENSE_KINDS: Final = tuple(
+    transaction_kind_name(kind)
+    for kind in (
+        events_pb2.TRANSACTION_KIND_PURCHASE,
+        events_pb2.TRANSACTION_KIND_FUEL,
+        events_pb2.TRANSACTION_KIND_SHIP,
+        events_pb2.TRANSACTION_KIND_MOUNT,
+    )
+)
 REQUESTS_PER_MINUTE_LIMIT: Final = 150
-ALL_CLASSES: Final = "ALL"
+# The key of the totals over every priority class in `FleetStats.timing`.
+ALL_CLASSES: Final = "all"
 
 Connection = AsyncConnection[Any]
 
@@ -60,6 +98,7 @@ class Window:
 
     @classmethod
     def ending(cls, now: datetime, length: timedelta) -> Window:
+        """The window of `length` that ends at `now` (which must be timezone-aware)."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         if length <= timedelta(0):
@@ -68,10 +107,12 @@ class Window:
 
     @property
     def hours(self) -> float:
+        """The window's length in hours."""
         return (self.end - self.start).total_seconds() / 3600
 
     @property
     def minutes(self) -> float:
+        """The window's length in minutes."""
         return (self.end - self.start).total_seconds() / 60
 
 
@@ -85,20 +126,23 @@ class Credits:
 
     @property
     def net(self) -> int:
+        """Gross minus spent."""
         return self.gross - self.spent
 
     @property
     def cph_gross(self) -> float:
+        """Gross credits per hour."""
         return self.gross / self.hours
 
     @property
     def cph_net(self) -> float:
+        """Net credits per hour."""
         return self.net / self.hours
 
 
 @dataclass(frozen=True)
 class RequestTiming:
-    """Calls of one priority class (or `"ALL"`) in a window and their mean times in seconds."""
+    """Calls of one priority class (or `"all"`) in a window and their mean times in seconds."""
 
     priority: str
     calls: int
@@ -140,15 +184,17 @@ class FleetStats:
 
     window: Window
     credits: Credits
-    timing: dict[str, RequestTiming]  # by priority class, plus "ALL"
+    timing: dict[str, RequestTiming]  # by priority class, plus "all"
     active_ships: ActiveShips
 
     @property
     def cph_gross(self) -> float:
+        """Gross credits per hour over the window."""
         return self.credits.cph_gross
 
     @property
     def cph_net(self) -> float:
+        """Net credits per hour over the window."""
         return self.credits.cph_net
 
     @property
@@ -158,6 +204,7 @@ class FleetStats:
 
     @property
     def requests_per_minute(self) -> float:
+        """HTTP requests per minute over the window."""
         return self.requests / self.window.minutes
 
     @property
@@ -190,22 +237,27 @@ class MinuteStats:
 
     @property
     def net(self) -> int:
+        """Gross minus spent in this minute."""
         return self.gross - self.spent
 
     @property
     def cph_gross(self) -> float:
+        """This minute's gross credits as a rate per hour."""
         return self.gross * 60.0
 
     @property
     def cph_net(self) -> float:
+        """This minute's net credits as a rate per hour."""
         return self.net * 60.0
 
     @property
     def saturation(self) -> float:
+        """This minute's requests against the limit of 150; 1.0 is the limit."""
         return self.requests / REQUESTS_PER_MINUTE_LIMIT
 
     @property
     def cpr_gross(self) -> float | None:
+        """Gross credits per non-429 request; None when none was sent."""
         return self.gross / self.non_throttled if self.non_throttled else None
 
 
@@ -246,7 +298,7 @@ async def credits(
 async def request_timing(
     conn: Connection, *, now: datetime, window: timedelta, agent: str | None = None
 ) -> dict[str, RequestTiming]:
-    """Calls and seconds per request by priority class, plus `"ALL"`, in the window."""
+    """Calls and seconds per request by priority class, plus `"all"`, in the window."""
     span = Window.ending(now, window)
     cur = await conn.execute(
         "SELECT priority, sum(calls), sum(sent), sum(attempts), sum(throttled),"

@@ -7,10 +7,19 @@ import argparse
 import sys
 from typing import Any
 
+from flotilla.kit.nats import redact_url
 from flotilla.kit.runtime import EXIT_BAD_SETTINGS, EXIT_FAILED, EXIT_OK
 from flotilla.settings import DatabaseSettings, SettingsError, env_name, load_settings
 
 __all__ = ["register", "run_migrate"]
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of what went wrong, from the driver's own error when there is one (a
+    SQLAlchemy error wraps it and adds lines of its own)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -27,7 +36,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     try:
         migrate.upgrade(url, args.revision)
     except Exception as exc:
-        print(f"migrate: failed: {exc}", file=sys.stderr)
+        print(f"migrate: failed on {redact_url(url)}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     print(f"migrate: the schema is at {args.revision}")
     return EXIT_OK

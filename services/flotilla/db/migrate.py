@@ -9,6 +9,15 @@ from alembic.script import ScriptDirectory
 
 from flotilla.db.urls import sqlalchemy_url
 
+__all__ = [
+    "SCRIPT_LOCATION",
+    "alembic_config",
+    "downgrade",
+    "head_revision",
+    "known_revisions",
+    "upgrade",
+]
+
 SCRIPT_LOCATION = "flotilla.db:migrations"
 
 
@@ -27,6 +36,13 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None, "no migrations found"
     return head
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision the packaged migrations define; a database at a revision outside this
+    set was migrated by a newer build."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return frozenset(rev.revision for rev in script.walk_revisions())
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:

@@ -13,6 +13,8 @@ from psycopg import AsyncConnection
 from flotilla.timestamps import to_datetime
 from flotilla.v1 import fleet_pb2
 
+__all__ = ["record_assignments", "record_fleet_plan"]
+
 _PLAN_SQL = """
 INSERT INTO fleet_plans (version, working_capital_floor, updated_at, updated_by)
 VALUES (%s, %s, %s, %s)

@@ -26,6 +26,29 @@ from sqlalchemy import BigInteger, DateTime, Index, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
+__all__ = [
+    "TABLES",
+    "TABLE_NAMES",
+    "Agent",
+    "CreditMinute",
+    "ExtractionRecord",
+    "FleetPlanRecord",
+    "FleetRoleRecord",
+    "Market",
+    "MarketTradeGood",
+    "RequestMinute",
+    "RequestRecord",
+    "Ship",
+    "ShipAssignmentRecord",
+    "Shipyard",
+    "ShipyardShip",
+    "Survey",
+    "System",
+    "TransactionRecord",
+    "Waypoint",
+    "metadata",
+]
+
 TIMESTAMP = DateTime(timezone=True)
 TEXT_ARRAY = ARRAY(String())
 
@@ -206,7 +229,7 @@ class TransactionRecord(SQLModel, table=True):
     agent: str
     ship_symbol: str | None = None
     waypoint_symbol: str | None = None
-    kind: str  # SELL, PURCHASE, FUEL, SHIP, MOUNT, CONTRACT, OTHER
+    kind: str  # flotilla.semconv: sell, purchase, fuel, ship, mount, contract, other
     trade_symbol: str | None = None
     units: int
     price_per_unit: int
@@ -245,14 +268,14 @@ class RequestRecord(SQLModel, table=True):
     ship_symbol: str | None = None
     endpoint: str
     method: str
-    priority: str  # COOLDOWN_START, SHIP_UNBLOCK, FLEET, BACKGROUND, UNSPECIFIED
+    priority: str  # flotilla.semconv: cooldown_start, ship_unblock, fleet, background, unspecified
     status: int
     error_code: int
     queued_ms: float
     wire_ms: float
     attempts: int
     timestamp: datetime = Field(sa_type=TIMESTAMP)
-    outcome: str  # COMPLETED, EXPIRED, OVERLOADED, UNKNOWN, FAILED, REJECTED, UNSPECIFIED
+    outcome: str  # flotilla.semconv: completed, expired, overloaded, unknown, failed, rejected, …
 
 
 # --- per-minute rollups, maintained by the writer ---------------------------------------------

@@ -67,7 +67,8 @@ async def open_nats(
             log.warning("NATS at %s not reachable yet (%s): retrying", shown, message)
 
     async def on_disconnected() -> None:
-        if connected:
+        # A connection closed on purpose (the drain at stop) is not news.
+        if connected and not nc.is_closed:
             log.warning("NATS at %s disconnected: reconnecting", shown)
 
     async def on_reconnected() -> None:

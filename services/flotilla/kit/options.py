@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
@@ -93,11 +94,24 @@ def _choices(annotation: Any) -> list[str] | None:
     return None
 
 
+class _WholeWordsHelpFormatter(argparse.HelpFormatter):
+    """Wraps option help without splitting a word, so that every variable name stays whole
+    on one line (readable, and findable with grep)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False)
+
+
+class _RawEpilogHelpFormatter(argparse.RawDescriptionHelpFormatter, _WholeWordsHelpFormatter):
+    """Keeps the epilog's lines (the list of secrets) as written."""
+
+
 def add_setting_options(
     parser: argparse.ArgumentParser, settings_cls: type[BaseModel], service_prefix: str
 ) -> list[SettingOption]:
     """Add one option per setting (secrets are listed in the epilog instead); return them."""
     options = list(setting_options(settings_cls, service_prefix))
+    parser.formatter_class = _WholeWordsHelpFormatter
     group = parser.add_argument_group("settings (each option overrides its variable)")
     secrets = []
     for setting in options:
@@ -131,7 +145,7 @@ def add_setting_options(
         for setting in secrets:
             lines.append(f"  {setting.leaf.env}: {setting.help.replace('%%', '%')}")
         parser.epilog = "\n".join(lines)
-        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.formatter_class = _RawEpilogHelpFormatter
     return options
 
 

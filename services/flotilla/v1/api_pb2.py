@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66lotilla/v1/api.proto\x12\x0b\x66lotilla.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n\x07\x41piCall\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12.\n\x05query\x18\x05 \x03(\x0b\x32\x1f.flotilla.v1.ApiCall.QueryEntry\x12\x11\n\tjson_body\x18\x06 \x01(\x0c\x12,\n\x08priority\x18\x07 \x01(\x0e\x32\x1a.flotilla.v1.PriorityClass\x12,\n\x08\x64\x65\x61\x64line\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bship_symbol\x18\t \x01(\t\x12=\n\rtrace_context\x18\n \x03(\x0b\x32&.flotilla.v1.ApiCall.TraceContextEntry\x1a,\n\nQueryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf9\x01\n\tApiResult\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12)\n\x07outcome\x18\x02 \x01(\x0e\x32\x18.flotilla.v1.CallOutcome\x12\x0e\n\x06status\x18\x03 \x01(\x05\x12\x11\n\tjson_body\x18\x04 \x01(\x0c\x12\x12\n\nerror_code\x18\x05 \x01(\x05\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12\x11\n\tqueued_ms\x18\x07 \x01(\x01\x12\x0f\n\x07wire_ms\x18\x08 \x01(\x01\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12,\n\x08priority\x18\n \x01(\x0e\x32\x1a.flotilla.v1.PriorityClass*\xac\x01\n\rPriorityClass\x12\x1e\n\x1aPRIORITY_CLASS_UNSPECIFIED\x10\x00\x12!\n\x1dPRIORITY_CLASS_COOLDOWN_START\x10\x01\x12\x1f\n\x1bPRIORITY_CLASS_SHIP_UNBLOCK\x10\x02\x12\x18\n\x14PRIORITY_CLASS_FLEET\x10\x03\x12\x1d\n\x19PRIORITY_CLASS_BACKGROUND\x10\x04*\xcc\x01\n\x0b\x43\x61llOutcome\x12\x1c\n\x18\x43\x41LL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41LL_OUTCOME_COMPLETED\x10\x01\x12\x18\n\x14\x43\x41LL_OUTCOME_EXPIRED\x10\x02\x12\x1b\n\x17\x43\x41LL_OUTCOME_OVERLOADED\x10\x03\x12\x18\n\x14\x43\x41LL_OUTCOME_UNKNOWN\x10\x04\x12\x17\n\x13\x43\x41LL_OUTCOME_FAILED\x10\x05\x12\x19\n\x15\x43\x41LL_OUTCOME_REJECTED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x66lotilla/v1/api.proto\x12\x0b\x66lotilla.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x03\n\x07\x41piCall\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12.\n\x05query\x18\x05 \x03(\x0b\x32\x1f.flotilla.v1.ApiCall.QueryEntry\x12\x11\n\tjson_body\x18\x06 \x01(\x0c\x12,\n\x08priority\x18\x07 \x01(\x0e\x32\x1a.flotilla.v1.PriorityClass\x12,\n\x08\x64\x65\x61\x64line\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bship_symbol\x18\t \x01(\t\x12=\n\rtrace_context\x18\n \x03(\x0b\x32&.flotilla.v1.ApiCall.TraceContextEntry\x12%\n\x05\x66\x65nce\x18\x0b \x01(\x0b\x32\x16.flotilla.v1.ShipFence\x12\x0c\n\x04node\x18\x0c \x01(\t\x1a,\n\nQueryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"6\n\tShipFence\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\x04\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\"\xf9\x01\n\tApiResult\x12\x0f\n\x07\x63\x61ll_id\x18\x01 \x01(\t\x12)\n\x07outcome\x18\x02 \x01(\x0e\x32\x18.flotilla.v1.CallOutcome\x12\x0e\n\x06status\x18\x03 \x01(\x05\x12\x11\n\tjson_body\x18\x04 \x01(\x0c\x12\x12\n\nerror_code\x18\x05 \x01(\x05\x12\x15\n\rerror_message\x18\x06 \x01(\t\x12\x11\n\tqueued_ms\x18\x07 \x01(\x01\x12\x0f\n\x07wire_ms\x18\x08 \x01(\x01\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12,\n\x08priority\x18\n \x01(\x0e\x32\x1a.flotilla.v1.PriorityClass*\xac\x01\n\rPriorityClass\x12\x1e\n\x1aPRIORITY_CLASS_UNSPECIFIED\x10\x00\x12!\n\x1dPRIORITY_CLASS_COOLDOWN_START\x10\x01\x12\x1f\n\x1bPRIORITY_CLASS_SHIP_UNBLOCK\x10\x02\x12\x18\n\x14PRIORITY_CLASS_FLEET\x10\x03\x12\x1d\n\x19PRIORITY_CLASS_BACKGROUND\x10\x04*\xe5\x01\n\x0b\x43\x61llOutcome\x12\x1c\n\x18\x43\x41LL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41LL_OUTCOME_COMPLETED\x10\x01\x12\x18\n\x14\x43\x41LL_OUTCOME_EXPIRED\x10\x02\x12\x1b\n\x17\x43\x41LL_OUTCOME_OVERLOADED\x10\x03\x12\x18\n\x14\x43\x41LL_OUTCOME_UNKNOWN\x10\x04\x12\x17\n\x13\x43\x41LL_OUTCOME_FAILED\x10\x05\x12\x19\n\x15\x43\x41LL_OUTCOME_REJECTED\x10\x06\x12\x17\n\x13\x43\x41LL_OUTCOME_FENCED\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,16 +36,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APICALL_QUERYENTRY']._serialized_options = b'8\001'
   _globals['_APICALL_TRACECONTEXTENTRY']._loaded_options = None
   _globals['_APICALL_TRACECONTEXTENTRY']._serialized_options = b'8\001'
-  _globals['_PRIORITYCLASS']._serialized_start=740
-  _globals['_PRIORITYCLASS']._serialized_end=912
-  _globals['_CALLOUTCOME']._serialized_start=915
-  _globals['_CALLOUTCOME']._serialized_end=1119
+  _globals['_PRIORITYCLASS']._serialized_start=849
+  _globals['_PRIORITYCLASS']._serialized_end=1021
+  _globals['_CALLOUTCOME']._serialized_start=1024
+  _globals['_CALLOUTCOME']._serialized_end=1253
   _globals['_APICALL']._serialized_start=72
-  _globals['_APICALL']._serialized_end=485
-  _globals['_APICALL_QUERYENTRY']._serialized_start=388
-  _globals['_APICALL_QUERYENTRY']._serialized_end=432
-  _globals['_APICALL_TRACECONTEXTENTRY']._serialized_start=434
-  _globals['_APICALL_TRACECONTEXTENTRY']._serialized_end=485
-  _globals['_APIRESULT']._serialized_start=488
-  _globals['_APIRESULT']._serialized_end=737
+  _globals['_APICALL']._serialized_end=538
+  _globals['_APICALL_QUERYENTRY']._serialized_start=441
+  _globals['_APICALL_QUERYENTRY']._serialized_end=485
+  _globals['_APICALL_TRACECONTEXTENTRY']._serialized_start=487
+  _globals['_APICALL_TRACECONTEXTENTRY']._serialized_end=538
+  _globals['_SHIPFENCE']._serialized_start=540
+  _globals['_SHIPFENCE']._serialized_end=594
+  _globals['_APIRESULT']._serialized_start=597
+  _globals['_APIRESULT']._serialized_end=846
 # @@protoc_insertion_point(module_scope)

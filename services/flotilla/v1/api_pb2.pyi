@@ -27,6 +27,7 @@ class CallOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CALL_OUTCOME_UNKNOWN: _ClassVar[CallOutcome]
     CALL_OUTCOME_FAILED: _ClassVar[CallOutcome]
     CALL_OUTCOME_REJECTED: _ClassVar[CallOutcome]
+    CALL_OUTCOME_FENCED: _ClassVar[CallOutcome]
 PRIORITY_CLASS_UNSPECIFIED: PriorityClass
 PRIORITY_CLASS_COOLDOWN_START: PriorityClass
 PRIORITY_CLASS_SHIP_UNBLOCK: PriorityClass
@@ -39,9 +40,10 @@ CALL_OUTCOME_OVERLOADED: CallOutcome
 CALL_OUTCOME_UNKNOWN: CallOutcome
 CALL_OUTCOME_FAILED: CallOutcome
 CALL_OUTCOME_REJECTED: CallOutcome
+CALL_OUTCOME_FENCED: CallOutcome
 
 class ApiCall(_message.Message):
-    __slots__ = ("call_id", "agent", "method", "path", "query", "json_body", "priority", "deadline", "ship_symbol", "trace_context")
+    __slots__ = ("call_id", "agent", "method", "path", "query", "json_body", "priority", "deadline", "ship_symbol", "trace_context", "fence", "node")
     class QueryEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +68,8 @@ class ApiCall(_message.Message):
     DEADLINE_FIELD_NUMBER: _ClassVar[int]
     SHIP_SYMBOL_FIELD_NUMBER: _ClassVar[int]
     TRACE_CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    FENCE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     call_id: str
     agent: str
     method: str
@@ -76,7 +80,19 @@ class ApiCall(_message.Message):
     deadline: _timestamp_pb2.Timestamp
     ship_symbol: str
     trace_context: _containers.ScalarMap[str, str]
-    def __init__(self, call_id: _Optional[str] = ..., agent: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., query: _Optional[_Mapping[str, str]] = ..., json_body: _Optional[bytes] = ..., priority: _Optional[_Union[PriorityClass, str]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ship_symbol: _Optional[str] = ..., trace_context: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    fence: ShipFence
+    node: str
+    def __init__(self, call_id: _Optional[str] = ..., agent: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., query: _Optional[_Mapping[str, str]] = ..., json_body: _Optional[bytes] = ..., priority: _Optional[_Union[PriorityClass, str]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ship_symbol: _Optional[str] = ..., trace_context: _Optional[_Mapping[str, str]] = ..., fence: _Optional[_Union[ShipFence, _Mapping]] = ..., node: _Optional[str] = ...) -> None: ...
+
+class ShipFence(_message.Message):
+    __slots__ = ("key", "token", "epoch")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    token: int
+    epoch: int
+    def __init__(self, key: _Optional[str] = ..., token: _Optional[int] = ..., epoch: _Optional[int] = ...) -> None: ...
 
 class ApiResult(_message.Message):
     __slots__ = ("call_id", "outcome", "status", "json_body", "error_code", "error_message", "queued_ms", "wire_ms", "attempts", "priority")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66lotilla/v1/cluster.proto\x12\x0b\x66lotilla.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x01\n\rNodeHeartbeat\x12\x0c\n\x04node\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bowned_ships\x18\x04 \x01(\x05\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x10\n\x08\x64raining\x18\x06 \x01(\x08\"\x8f\x01\n\tShipLease\x12\x13\n\x0bship_symbol\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12/\n\x0b\x61\x63quired_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrenewed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe6\x01\n\nDeadLetter\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x63onsumer\x18\x04 \x01(\t\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x07headers\x18\x06 \x03(\x0b\x32$.flotilla.v1.DeadLetter.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66lotilla/v1/cluster.proto\x12\x0b\x66lotilla.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x01\n\rNodeHeartbeat\x12\x0c\n\x04node\x18\x01 \x01(\t\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07sent_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bowned_ships\x18\x04 \x01(\x05\x12\x0f\n\x07version\x18\x05 \x01(\t\x12\x10\n\x08\x64raining\x18\x06 \x01(\x08\"\xb3\x01\n\tShipLease\x12\x13\n\x0bship_symbol\x18\x01 \x01(\t\x12\x0c\n\x04node\x18\x02 \x01(\t\x12/\n\x0b\x61\x63quired_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrenewed_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05token\x18\x05 \x01(\x04\x12\x13\n\x0bttl_seconds\x18\x06 \x01(\x05\"z\n\x11SurveyReservation\x12\x11\n\tsignature\x18\x01 \x01(\t\x12\x13\n\x0bship_symbol\x18\x02 \x01(\t\x12\x0c\n\x04node\x18\x03 \x01(\t\x12/\n\x0breserved_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe6\x01\n\nDeadLetter\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x63onsumer\x18\x04 \x01(\t\x12-\n\tfailed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x07headers\x18\x06 \x03(\x0b\x32$.flotilla.v1.DeadLetter.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,9 +37,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NODEHEARTBEAT']._serialized_start=76
   _globals['_NODEHEARTBEAT']._serialized_end=254
   _globals['_SHIPLEASE']._serialized_start=257
-  _globals['_SHIPLEASE']._serialized_end=400
-  _globals['_DEADLETTER']._serialized_start=403
-  _globals['_DEADLETTER']._serialized_end=633
-  _globals['_DEADLETTER_HEADERSENTRY']._serialized_start=587
-  _globals['_DEADLETTER_HEADERSENTRY']._serialized_end=633
+  _globals['_SHIPLEASE']._serialized_end=436
+  _globals['_SURVEYRESERVATION']._serialized_start=438
+  _globals['_SURVEYRESERVATION']._serialized_end=560
+  _globals['_DEADLETTER']._serialized_start=563
+  _globals['_DEADLETTER']._serialized_end=793
+  _globals['_DEADLETTER_HEADERSENTRY']._serialized_start=747
+  _globals['_DEADLETTER_HEADERSENTRY']._serialized_end=793
 # @@protoc_insertion_point(module_scope)

@@ -26,16 +26,32 @@ class NodeHeartbeat(_message.Message):
     def __init__(self, node: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owned_ships: _Optional[int] = ..., version: _Optional[str] = ..., draining: _Optional[bool] = ...) -> None: ...
 
 class ShipLease(_message.Message):
-    __slots__ = ("ship_symbol", "node", "acquired_at", "renewed_at")
+    __slots__ = ("ship_symbol", "node", "acquired_at", "renewed_at", "token", "ttl_seconds")
     SHIP_SYMBOL_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     ACQUIRED_AT_FIELD_NUMBER: _ClassVar[int]
     RENEWED_AT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     ship_symbol: str
     node: str
     acquired_at: _timestamp_pb2.Timestamp
     renewed_at: _timestamp_pb2.Timestamp
-    def __init__(self, ship_symbol: _Optional[str] = ..., node: _Optional[str] = ..., acquired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., renewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    token: int
+    ttl_seconds: int
+    def __init__(self, ship_symbol: _Optional[str] = ..., node: _Optional[str] = ..., acquired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., renewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., token: _Optional[int] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class SurveyReservation(_message.Message):
+    __slots__ = ("signature", "ship_symbol", "node", "reserved_at")
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SHIP_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    signature: str
+    ship_symbol: str
+    node: str
+    reserved_at: _timestamp_pb2.Timestamp
+    def __init__(self, signature: _Optional[str] = ..., ship_symbol: _Optional[str] = ..., node: _Optional[str] = ..., reserved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeadLetter(_message.Message):
     __slots__ = ("subject", "payload", "reason", "consumer", "failed_at", "headers")

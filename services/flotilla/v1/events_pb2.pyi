@@ -265,7 +265,7 @@ class AgentState(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., symbol: _Optional[str] = ..., credits: _Optional[int] = ..., headquarters: _Optional[str] = ..., starting_faction: _Optional[str] = ..., ship_count: _Optional[int] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RequestLog(_message.Message):
-    __slots__ = ("event_id", "agent", "ship_symbol", "endpoint", "method", "priority", "status", "error_code", "queued_ms", "wire_ms", "attempts", "timestamp", "outcome", "call_id")
+    __slots__ = ("event_id", "agent", "ship_symbol", "endpoint", "method", "priority", "status", "error_code", "queued_ms", "wire_ms", "attempts", "timestamp", "outcome", "node", "fence_token", "call_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     SHIP_SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -279,6 +279,8 @@ class RequestLog(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    FENCE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     agent: str
@@ -293,5 +295,71 @@ class RequestLog(_message.Message):
     attempts: int
     timestamp: _timestamp_pb2.Timestamp
     outcome: _api_pb2.CallOutcome
+    node: str
+    fence_token: int
     call_id: str
-    def __init__(self, event_id: _Optional[str] = ..., agent: _Optional[str] = ..., ship_symbol: _Optional[str] = ..., endpoint: _Optional[str] = ..., method: _Optional[str] = ..., priority: _Optional[_Union[_api_pb2.PriorityClass, str]] = ..., status: _Optional[int] = ..., error_code: _Optional[int] = ..., queued_ms: _Optional[float] = ..., wire_ms: _Optional[float] = ..., attempts: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[_api_pb2.CallOutcome, str]] = ..., call_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., agent: _Optional[str] = ..., ship_symbol: _Optional[str] = ..., endpoint: _Optional[str] = ..., method: _Optional[str] = ..., priority: _Optional[_Union[_api_pb2.PriorityClass, str]] = ..., status: _Optional[int] = ..., error_code: _Optional[int] = ..., queued_ms: _Optional[float] = ..., wire_ms: _Optional[float] = ..., attempts: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[_api_pb2.CallOutcome, str]] = ..., node: _Optional[str] = ..., fence_token: _Optional[int] = ..., call_id: _Optional[str] = ...) -> None: ...
+
+class SurveyDeposit(_message.Message):
+    __slots__ = ("symbol",)
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    def __init__(self, symbol: _Optional[str] = ...) -> None: ...
+
+class SurveyObservation(_message.Message):
+    __slots__ = ("event_id", "agent", "ship_symbol", "waypoint_symbol", "signature", "size", "deposits", "expiration", "observed_at")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    SHIP_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    WAYPOINT_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    DEPOSITS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    agent: str
+    ship_symbol: str
+    waypoint_symbol: str
+    signature: str
+    size: str
+    deposits: _containers.RepeatedCompositeFieldContainer[SurveyDeposit]
+    expiration: _timestamp_pb2.Timestamp
+    observed_at: _timestamp_pb2.Timestamp
+    def __init__(self, event_id: _Optional[str] = ..., agent: _Optional[str] = ..., ship_symbol: _Optional[str] = ..., waypoint_symbol: _Optional[str] = ..., signature: _Optional[str] = ..., size: _Optional[str] = ..., deposits: _Optional[_Iterable[_Union[SurveyDeposit, _Mapping]]] = ..., expiration: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WaypointTrait(_message.Message):
+    __slots__ = ("symbol",)
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    def __init__(self, symbol: _Optional[str] = ...) -> None: ...
+
+class WaypointObservation(_message.Message):
+    __slots__ = ("event_id", "waypoint_symbol", "system_symbol", "type", "x", "y", "traits", "orbitals", "orbits", "charted", "under_construction", "observed_at", "observed_by")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    WAYPOINT_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    TRAITS_FIELD_NUMBER: _ClassVar[int]
+    ORBITALS_FIELD_NUMBER: _ClassVar[int]
+    ORBITS_FIELD_NUMBER: _ClassVar[int]
+    CHARTED_FIELD_NUMBER: _ClassVar[int]
+    UNDER_CONSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_AT_FIELD_NUMBER: _ClassVar[int]
+    OBSERVED_BY_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    waypoint_symbol: str
+    system_symbol: str
+    type: str
+    x: int
+    y: int
+    traits: _containers.RepeatedScalarFieldContainer[str]
+    orbitals: _containers.RepeatedScalarFieldContainer[str]
+    orbits: str
+    charted: bool
+    under_construction: bool
+    observed_at: _timestamp_pb2.Timestamp
+    observed_by: str
+    def __init__(self, event_id: _Optional[str] = ..., waypoint_symbol: _Optional[str] = ..., system_symbol: _Optional[str] = ..., type: _Optional[str] = ..., x: _Optional[int] = ..., y: _Optional[int] = ..., traits: _Optional[_Iterable[str]] = ..., orbitals: _Optional[_Iterable[str]] = ..., orbits: _Optional[str] = ..., charted: _Optional[bool] = ..., under_construction: _Optional[bool] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., observed_by: _Optional[str] = ...) -> None: ...

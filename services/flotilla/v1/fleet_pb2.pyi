@@ -51,7 +51,7 @@ class FleetPlan(_message.Message):
     def __init__(self, version: _Optional[int] = ..., roles: _Optional[_Iterable[_Union[FleetRole, _Mapping]]] = ..., working_capital_floor: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[str] = ...) -> None: ...
 
 class ShipAssignment(_message.Message):
-    __slots__ = ("ship_symbol", "role", "behaviour", "params", "plan_version", "parked", "manual", "assigned_at")
+    __slots__ = ("ship_symbol", "role", "behaviour", "params", "plan_version", "parked", "manual", "assigned_at", "waypoint_symbol", "mount_spec")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,8 @@ class ShipAssignment(_message.Message):
     PARKED_FIELD_NUMBER: _ClassVar[int]
     MANUAL_FIELD_NUMBER: _ClassVar[int]
     ASSIGNED_AT_FIELD_NUMBER: _ClassVar[int]
+    WAYPOINT_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    MOUNT_SPEC_FIELD_NUMBER: _ClassVar[int]
     ship_symbol: str
     role: str
     behaviour: str
@@ -75,4 +77,6 @@ class ShipAssignment(_message.Message):
     parked: bool
     manual: bool
     assigned_at: _timestamp_pb2.Timestamp
-    def __init__(self, ship_symbol: _Optional[str] = ..., role: _Optional[str] = ..., behaviour: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., plan_version: _Optional[int] = ..., parked: _Optional[bool] = ..., manual: _Optional[bool] = ..., assigned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    waypoint_symbol: str
+    mount_spec: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ship_symbol: _Optional[str] = ..., role: _Optional[str] = ..., behaviour: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., plan_version: _Optional[int] = ..., parked: _Optional[bool] = ..., manual: _Optional[bool] = ..., assigned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., waypoint_symbol: _Optional[str] = ..., mount_spec: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -23,6 +23,7 @@ def include_object(
 
 
 def run_migrations_online() -> None:
+    """Apply the migrations on one connection that holds the migration lock throughout."""
     url = context.config.get_main_option("sqlalchemy.url")
     assert url, "sqlalchemy.url is not configured"
     engine = create_engine(url, poolclass=pool.NullPool)

@@ -82,6 +82,7 @@ FROM request_minutes
 
 
 def upgrade() -> None:
+    """Create every table, index and view of the initial schema."""
     op.create_table(
         "agents",
         _text("symbol"),
@@ -343,6 +344,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop everything the upgrade created."""
     op.execute("DROP VIEW IF EXISTS request_timing_minutes")
     op.execute("DROP VIEW IF EXISTS fleet_minutes")
     for table in (

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from flotilla.db.plan_records import record_assignments, record_fleet_plan
 from flotilla.v1 import fleet_pb2
-from persister.fleet_records import record_assignments, record_fleet_plan
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

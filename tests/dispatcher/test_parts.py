@@ -1,0 +1,151 @@
+"""The dispatcher's small parts on their own: node names and settings, rendezvous hashing, the
+ship model's change tracking, the clocks and timers, the local run's two nodes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dispatcher.declaration import local_nodes
+from dispatcher.rendezvous import owner
+from dispatcher.settings import DispatcherSettings, node_name
+from dispatcher.ship import ShipModel
+from dispatcher.timing import ManualTimers, ServerClock
+from flotilla.client import models
+from flotilla.clock import ManualClock
+from flotilla.kit import LocalStack
+from flotilla.settings import SettingsError, load_settings
+
+
+def test_a_statefulset_pod_name_gives_its_ordinal() -> None:
+    assert node_name("flotilla-dispatcher-2") == "2"
+    assert node_name("release-x-dispatcher-010") == "10"
+    assert node_name("U") == "U"
+    with pytest.raises(ValueError):
+        node_name("a.b")
+    with pytest.raises(ValueError):
+        node_name(" ")
+
+
+def test_settings_refuse_renewals_too_slow_for_the_lease() -> None:
+    with pytest.raises(SettingsError, match="FLOTILLA_DISPATCHER_LEASES_"):
+        load_settings(
+            DispatcherSettings,
+            node="U",
+            leases={"ttl_seconds": 4, "renew_interval_seconds": 2, "safety_margin_seconds": 1},
+        )
+    with pytest.raises(SettingsError, match="FLOTILLA_DISPATCHER_MEMBERSHIP_"):
+        load_settings(
+            DispatcherSettings, node="U", membership={"heartbeat_seconds": 3, "ttl_seconds": 4}
+        )
+    settings = load_settings(DispatcherSettings, node="flotilla-dispatcher-7")
+    assert settings.node == "7"
+    usable = settings.leases.ttl_seconds - settings.leases.safety_margin_seconds
+    assert settings.leases.renew_interval_seconds * 2 <= usable
+
+
+def test_rendezvous_moves_only_the_ships_a_new_node_wins() -> None:
+    ships = [f"S-{i}" for i in range(3000)]
+    before = {s: owner(s, ["0", "1"]) for s in ships}
+    after = {s: owner(s, ["0", "1", "2"]) for s in ships}
+    moved = [s for s in ships if before[s] != after[s]]
+    assert all(after[s] == "2" for s in moved)  # nothing moves between the old nodes
+    assert 800 < len(moved) < 1200  # about a third
+    assert owner("S-1", []) is None
+    assert owner("S-1", ["1", "0"]) == owner("S-1", ["0", "1"])  # order does not matter
+
+
+def _nav(status: str, waypoint: str, arrival: datetime) -> models.ShipNav:
+    point = {"symbol": waypoint, "type": "PLANET", "systemSymbol": "X1-T1", "x": 1, "y": 2}
+    return models.ShipNav.model_validate(
+        {
+            "systemSymbol": "X1-T1",
+            "waypointSymbol": waypoint,
+            "status": status,
+            "flightMode": "CRUISE",
+            "route": {
+                "origin": point,
+                "destination": point,
+                "departureTime": arrival.isoformat(),
+                "arrival": arrival.isoformat(),
+            },
+        }
+    )
+
+
+def test_the_ship_model_publishes_only_what_changed_with_growing_versions() -> None:
+    clock = ManualClock()
+    ship = ShipModel(symbol="S-1", agent="A")
+    ship.apply_nav(_nav("IN_ORBIT", "X1-T1-A", clock.now()))
+    ship.apply_fuel(models.ShipFuel(current=10, capacity=100))
+    first = ship.take_changes(clock.time(), clock.now())
+    assert first is not None and list(first.changed) == ["fuel", "nav"]
+    assert ship.take_changes(clock.time(), clock.now()) is None  # nothing new
+    ship.apply_fuel(models.ShipFuel(current=10, capacity=100))  # the same again
+    assert ship.take_changes(clock.time(), clock.now()) is None
+    ship.apply_cargo(
+        models.ShipCargo(capacity=40, units=5, inventory=[models.CargoItem(symbol="ORE", units=5)])
+    )
+    second = ship.take_changes(clock.time(), clock.now())
+    assert second is not None and list(second.changed) == ["cargo"]
+    assert second.version > first.version
+    # A new owner continues from the snapshot: its next version is higher still.
+    restored = ShipModel.from_snapshot(ship.snapshot(clock.now()))
+    assert (restored.waypoint, restored.fuel, restored.inventory) == ("X1-T1-A", 10, {"ORE": 5})
+    restored.apply_fuel(models.ShipFuel(current=9, capacity=100))
+    third = restored.take_changes(clock.time(), clock.now())
+    assert third is not None and third.version > second.version
+
+
+def test_the_server_clock_bound_wakes_late_never_early() -> None:
+    clock = ManualClock()
+    server = ServerClock(clock)
+    # The server's clock is 3 s ahead of ours; an answer took 0.2 s to come back.
+    true_offset = 3.0
+    handled_at = datetime.fromtimestamp(clock.time() + true_offset, UTC)
+    clock.advance(0.2)
+    server.observe(handled_at, clock.time())
+    micro = 1e-5  # datetimes hold microseconds
+    assert true_offset - 0.2 - micro <= server.offset() <= true_offset + micro
+    expiration = datetime.fromtimestamp(clock.time() + true_offset + 60, UTC)
+    wake = server.to_monotonic(expiration)
+    # The cooldown really ends 60 s from now; the wake is at or after it, by at most 0.2 s.
+    assert clock.monotonic() + 60 - micro <= wake <= clock.monotonic() + 60.2 + micro
+    # A sample outside the window replaces a stale bound.
+    clock.advance(601)
+    server.observe(datetime.fromtimestamp(clock.time() + 1.0, UTC), clock.time())
+    assert server.offset() == pytest.approx(1.0)
+
+
+def test_manual_timers_fire_in_order_as_the_clock_moves() -> None:
+    clock = ManualClock()
+    timers = ManualTimers(clock)
+    fired: list[str] = []
+    timers.call_at(5, lambda: fired.append("five"))
+    cancelled = timers.call_at(3, lambda: fired.append("three"))
+    timers.call_at(1, lambda: fired.append("one"))
+    cancelled.cancel()
+    timers.advance(4)
+    assert fired == ["one"] and clock.monotonic() == 4
+    timers.advance_to(10)
+    assert fired == ["one", "five"]
+    assert timers.next_instant() is None
+
+
+def test_the_local_run_starts_nodes_u_and_v(tmp_path: Path) -> None:
+    stack = LocalStack(data_dir=tmp_path, nats_url="nats://x", database_url="postgresql://x")
+    specs = local_nodes(stack)
+    assert [s.args for s in specs] == [["dispatcher", "--node", "U"], ["dispatcher", "--node", "V"]]
+    assert len({s.name for s in specs}) == 2
+
+
+def test_an_arrival_in_the_past_means_arrived() -> None:
+    clock = ManualClock()
+    ship = ShipModel(symbol="S-1")
+    ship.apply_nav(_nav("IN_TRANSIT", "X1-T1-B", clock.now() + timedelta(seconds=30)))
+    assert ship.in_transit(clock.now())
+    clock.advance(31)
+    ship.arrived(clock.now())
+    assert ship.status == "IN_ORBIT"
