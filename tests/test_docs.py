@@ -4,13 +4,18 @@ classes generate, and the README's examples run."""
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
 
 from flotilla.kit import open_service
-from flotilla.settings import leaves
+from flotilla.settings import leaves, load_settings
 from tools.settings_doc import DOC_PATH, render
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +64,63 @@ async def test_the_readme_example_service_runs_with_the_kit() -> None:
 
             ready = await asyncio.wait_for(readiness(), 5)
     assert ready == {"ready": True, "checks": {"serving": "ok: hi"}}
+
+
+def _client_docstring_example() -> str:
+    import flotilla.client
+
+    doc = flotilla.client.__doc__ or ""
+    lines = doc.split("\n\n", 2)[1].splitlines()
+    body = "\n".join("    " + line.removeprefix("    ") for line in lines)
+    return f"async def docstring_example(nc):\n{body}\n"
+
+
+@pytest.fixture
+async def gateway_nc(nats_url: str) -> AsyncIterator[NatsClient]:
+    """A gateway (started by the kit) against the simulator, and a NATS client to call it."""
+    from gateway.declaration import SERVICE as GATEWAY
+    from gateway.settings import GatewaySettings
+    from simulator.config import SimulatorConfig
+    from simulator.server import running_simulator_async
+
+    config = SimulatorConfig(rate_limit={"enabled": False})
+    async with running_simulator_async(config) as base_url:
+        settings = load_settings(
+            GatewaySettings,
+            nats_url=nats_url,
+            probes={"port": "off"},
+            spacetraders={"base_url": base_url},
+        )
+        async with open_service(GATEWAY, settings) as running:
+            nc = await nats.connect(nats_url)
+            try:
+
+                async def serving() -> None:
+                    while True:
+                        if "service" in running.exposed:
+                            return
+                        await asyncio.sleep(0.01)
+
+                await asyncio.wait_for(serving(), 30)
+                yield nc
+            finally:
+                await nc.drain()
+
+
+async def test_the_client_examples_run_against_a_gateway(
+    gateway_nc: NatsClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(_block_defining("async def scan_once("), "README.md", "exec"), namespace)
+    first = await namespace["scan_once"](gateway_nc)
+    assert re.fullmatch(r"\S+-1 sees [1-9]\d* waypoints", first), first
+    # The scan started a cooldown: the same call now meets it as a typed error.
+    second = await namespace["scan_once"](gateway_nc)
+    assert re.fullmatch(r"\S+-1 cools down until \d{4}-\d\d-\d\d \S+", second), second
+
+    import flotilla.client
+
+    example: dict[str, Any] = dict(vars(flotilla.client))
+    exec(compile(_client_docstring_example(), "flotilla/client/__init__.py", "exec"), example)
+    await example["docstring_example"](gateway_nc)
+    assert capsys.readouterr().out.startswith("cooling down until ")

@@ -8,6 +8,42 @@ from __future__ import annotations
 
 from typing import Final
 
+__all__ = [
+    "AGENT_SUBJECT",
+    "ASSIGNMENTS_BUCKET",
+    "DEAD_LETTER_STREAM",
+    "DEAD_LETTER_SUBJECTS",
+    "DEAD_LETTER_SUBJECT_PREFIX",
+    "DISPATCHER_SOURCE",
+    "EVENTS_STREAM",
+    "EVENTS_SUBJECTS",
+    "EVENTS_SUBJECT_PREFIX",
+    "EXTRACTION_SUBJECT",
+    "FLEET_SYNC_KEY",
+    "GATEWAY_CALL_SUBJECT",
+    "GATEWAY_QUEUE_GROUP",
+    "LEASES_BUCKET",
+    "MARKETS_BUCKET",
+    "MARKET_SUBJECT",
+    "NODES_BUCKET",
+    "PERSISTER_CONSUMER",
+    "PLAN_BUCKET",
+    "PLAN_KEY",
+    "PREFIX",
+    "REQUEST_LOG_SUBJECT",
+    "SHIPS_BUCKET",
+    "SHIPYARDS_BUCKET",
+    "SHIPYARD_SUBJECT",
+    "SHIP_STATE_SUBJECT",
+    "SURVEYS_BUCKET",
+    "SURVEY_RESERVATIONS_BUCKET",
+    "SURVEY_SUBJECT",
+    "TRANSACTION_SUBJECT",
+    "WAYPOINTS_BUCKET",
+    "WAYPOINT_SUBJECT",
+    "dead_letter_subject",
+]
+
 PREFIX: Final = "flotilla"
 
 # --- gateway: request/reply -------------------------------------------------------------------

@@ -14,6 +14,15 @@ from nats.js.errors import BucketNotFoundError
 
 from flotilla import names
 
+__all__ = [
+    "BUCKETS",
+    "DEAD_LETTERS",
+    "EVENTS",
+    "STREAMS",
+    "BucketSpec",
+    "ensure_topology",
+]
+
 DAY_SECONDS = 24 * 3600.0
 
 

@@ -1,11 +1,16 @@
 """The client other services use to call the SpaceTraders API through the gateway.
 
-    transport = GatewayTransport(nc, agent="MY-AGENT")   # agent "" = the gateway's default
-    api = SpaceTradersClient(transport, default_deadline_seconds=30)
+    transport = GatewayTransport(nc, agent="")   # "" = the gateway's default agent
+    api = SpaceTradersClient(transport, default_deadline_seconds=60)
+    ship = (await api.all_ships())[0]
+    await api.orbit(ship.symbol)
     try:
-        result = await api.extract("MY-AGENT-1")
+        result = await api.scan_waypoints(ship.symbol)
+        print(f"{len(result.waypoints)} waypoints around")
     except CooldownActive as exc:
-        await sleep_until(exc.expiration)
+        print(f"cooling down until {exc.expiration}")
+
+(`tests/test_docs.py` runs this example and the README's against a gateway and the simulator.)
 
 Methods return typed results (`flotilla.client.models`); failures raise typed errors
 (`flotilla.client.errors`): `ApiError` subclasses when the API refused the call, and

@@ -16,6 +16,37 @@ from typing import Any, ClassVar
 from flotilla.client.models import Cooldown
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome
 
+__all__ = [
+    "AlreadyAtDestination",
+    "ApiError",
+    "CallError",
+    "CallExpired",
+    "CallFailed",
+    "CallFenced",
+    "CallRejected",
+    "CargoFull",
+    "CargoMissing",
+    "ContractError",
+    "CooldownActive",
+    "GatewayError",
+    "GatewayOverloaded",
+    "GatewayUnavailable",
+    "InsufficientCredits",
+    "InsufficientFuel",
+    "MarketDoesNotTrade",
+    "NotDocked",
+    "NotFound",
+    "NotInOrbit",
+    "OutcomeUnknown",
+    "RateLimited",
+    "ShipInTransit",
+    "SurveyUnusable",
+    "TradeVolumeExceeded",
+    "Unauthorized",
+    "api_error",
+    "error_for",
+]
+
 
 class CallError(Exception):
     """A call through the gateway did not produce a successful API answer."""
@@ -73,6 +104,7 @@ class CooldownActive(ApiError):
 
     @property
     def cooldown(self) -> Cooldown | None:
+        """The cooldown the error carries, if the API sent one."""
         raw = self.data.get("cooldown")
         if not isinstance(raw, dict):
             return None
@@ -80,11 +112,13 @@ class CooldownActive(ApiError):
 
     @property
     def expiration(self) -> datetime | None:
+        """When the cooldown ends (None when the API did not say)."""
         cooldown = self.cooldown
         return cooldown.expiration if cooldown is not None else None
 
     @property
     def remaining_seconds(self) -> float:
+        """Seconds of cooldown left when the API answered."""
         cooldown = self.cooldown
         return float(cooldown.remaining_seconds) if cooldown is not None else 0.0
 
@@ -96,10 +130,12 @@ class ShipInTransit(ApiError):
 
     @property
     def arrival(self) -> datetime | None:
+        """When the ship arrives (None when the API did not say)."""
         return _datetime(self.data.get("arrival"))
 
     @property
     def seconds_to_arrival(self) -> float:
+        """Seconds of flight left when the API answered."""
         value = self.data.get("secondsToArrival")
         return float(value) if isinstance(value, int | float) else 0.0
 
@@ -189,6 +225,7 @@ class RateLimited(ApiError):
 
     @property
     def retry_after(self) -> float:
+        """Seconds the API asked to wait before trying again."""
         value = self.data.get("retryAfter")
         return float(value) if isinstance(value, int | float) else 1.0
 

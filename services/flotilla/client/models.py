@@ -10,6 +10,67 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+__all__ = [
+    "Agent",
+    "ApiModel",
+    "BuyShipResult",
+    "CargoItem",
+    "Chart",
+    "ChartResult",
+    "Contract",
+    "ContractDeliverGood",
+    "ContractPayment",
+    "ContractResult",
+    "ContractTerms",
+    "Cooldown",
+    "DeliverResult",
+    "ExtractResult",
+    "Extraction",
+    "FuelConsumed",
+    "JumpResult",
+    "Market",
+    "MarketTradeGood",
+    "MarketTransaction",
+    "MountResult",
+    "NavigateResult",
+    "NegotiateResult",
+    "Page",
+    "RefuelResult",
+    "Registration",
+    "Requirements",
+    "RoutePoint",
+    "ScanWaypointsResult",
+    "Ship",
+    "ShipCargo",
+    "ShipComponent",
+    "ShipConditionEvent",
+    "ShipCrew",
+    "ShipFuel",
+    "ShipModificationTransaction",
+    "ShipModule",
+    "ShipMount",
+    "ShipNav",
+    "ShipRegistration",
+    "ShipRoute",
+    "Shipyard",
+    "ShipyardShip",
+    "ShipyardShipType",
+    "ShipyardTransaction",
+    "Siphon",
+    "SiphonResult",
+    "Survey",
+    "SurveyDeposit",
+    "SurveyResult",
+    "System",
+    "SystemWaypoint",
+    "TradeGood",
+    "TradeResult",
+    "Waypoint",
+    "WaypointOrbital",
+    "WaypointTrait",
+    "Yield",
+]
+
 
 class ApiModel(BaseModel):
     """Base of every result: camelCase in the JSON, snake_case in Python, immutable."""
@@ -27,6 +88,8 @@ class ApiModel(BaseModel):
 
 
 class Agent(ApiModel):
+    """The agent: its credits, headquarters and fleet size (`GET /my/agent`)."""
+
     symbol: str
     headquarters: str = ""
     credits: int = 0
@@ -39,6 +102,8 @@ class Agent(ApiModel):
 
 
 class Cooldown(ApiModel):
+    """A ship's reactor cooldown; `expiration` is unset when the ship can act."""
+
     ship_symbol: str
     total_seconds: int = 0
     remaining_seconds: int = 0
@@ -46,6 +111,8 @@ class Cooldown(ApiModel):
 
 
 class RoutePoint(ApiModel):
+    """One end of a ship's route."""
+
     symbol: str
     type: str = ""
     system_symbol: str = ""
@@ -54,6 +121,8 @@ class RoutePoint(ApiModel):
 
 
 class ShipRoute(ApiModel):
+    """Where a ship flies from and to, and when it left and arrives."""
+
     origin: RoutePoint
     destination: RoutePoint
     departure_time: datetime
@@ -61,6 +130,8 @@ class ShipRoute(ApiModel):
 
 
 class ShipNav(ApiModel):
+    """Where a ship is, whether it is docked, in orbit or in transit, and its flight mode."""
+
     system_symbol: str
     waypoint_symbol: str
     route: ShipRoute
@@ -69,17 +140,23 @@ class ShipNav(ApiModel):
 
 
 class FuelConsumed(ApiModel):
+    """Fuel a flight used, and when."""
+
     amount: int
     timestamp: datetime
 
 
 class ShipFuel(ApiModel):
+    """A ship's fuel tank."""
+
     current: int
     capacity: int
     consumed: FuelConsumed | None = None
 
 
 class CargoItem(ApiModel):
+    """Units of one good in a hold."""
+
     symbol: str
     units: int
     name: str = ""
@@ -87,6 +164,8 @@ class CargoItem(ApiModel):
 
 
 class ShipCargo(ApiModel):
+    """A ship's hold: capacity, units carried and what they are."""
+
     capacity: int
     units: int
     inventory: list[CargoItem] = Field(default_factory=list)
@@ -97,16 +176,21 @@ class ShipCargo(ApiModel):
 
     @property
     def free(self) -> int:
+        """Units of room left in the hold."""
         return self.capacity - self.units
 
 
 class Requirements(ApiModel):
+    """Power, crew and slots a mount or module needs."""
+
     power: int | None = None
     crew: int | None = None
     slots: int | None = None
 
 
 class ShipMount(ApiModel):
+    """A mount (mining laser, surveyor, siphon, sensor array, ...)."""
+
     symbol: str
     name: str = ""
     description: str = ""
@@ -116,6 +200,8 @@ class ShipMount(ApiModel):
 
 
 class ShipModule(ApiModel):
+    """A module (cargo hold, crew quarters, jump drive, ...)."""
+
     symbol: str
     name: str = ""
     capacity: int | None = None
@@ -139,12 +225,16 @@ class ShipComponent(ApiModel):
 
 
 class ShipRegistration(ApiModel):
+    """A ship's name, faction and role."""
+
     name: str
     faction_symbol: str = ""
     role: str = ""
 
 
 class ShipCrew(ApiModel):
+    """A ship's crew and its morale."""
+
     current: int = 0
     required: int = 0
     capacity: int = 0
@@ -154,6 +244,8 @@ class ShipCrew(ApiModel):
 
 
 class Ship(ApiModel):
+    """A whole ship as `GET /my/ships/{shipSymbol}` answers it."""
+
     symbol: str
     registration: ShipRegistration
     nav: ShipNav
@@ -169,6 +261,8 @@ class Ship(ApiModel):
 
 
 class ShipConditionEvent(ApiModel):
+    """Wear reported after a flight or an extraction."""
+
     symbol: str
     component: str = ""
     name: str = ""
@@ -179,6 +273,8 @@ class ShipConditionEvent(ApiModel):
 
 
 class MarketTransaction(ApiModel):
+    """A purchase or sale of goods at a market."""
+
     waypoint_symbol: str
     ship_symbol: str
     trade_symbol: str
@@ -190,6 +286,8 @@ class MarketTransaction(ApiModel):
 
 
 class ShipyardTransaction(ApiModel):
+    """A ship bought at a shipyard."""
+
     waypoint_symbol: str
     ship_symbol: str = ""  # the API reports the ship *type* here
     ship_type: str = ""
@@ -199,6 +297,8 @@ class ShipyardTransaction(ApiModel):
 
 
 class ShipModificationTransaction(ApiModel):
+    """A mount or module installed or removed at a shipyard."""
+
     waypoint_symbol: str
     ship_symbol: str
     trade_symbol: str
@@ -210,16 +310,22 @@ class ShipModificationTransaction(ApiModel):
 
 
 class Yield(ApiModel):
+    """What one extraction or siphon produced."""
+
     symbol: str
     units: int
 
 
 class Extraction(ApiModel):
+    """An extraction: which ship, and its yield."""
+
     ship_symbol: str
     yield_: Yield = Field(alias="yield")
 
 
 class ExtractResult(ApiModel):
+    """The answer to an extraction: the cooldown it started, the yield, the hold."""
+
     cooldown: Cooldown
     extraction: Extraction
     cargo: ShipCargo
@@ -227,11 +333,15 @@ class ExtractResult(ApiModel):
 
 
 class Siphon(ApiModel):
+    """A siphon: which ship, and its yield."""
+
     ship_symbol: str
     yield_: Yield = Field(alias="yield")
 
 
 class SiphonResult(ApiModel):
+    """The answer to a siphon: the cooldown it started, the yield, the hold."""
+
     cooldown: Cooldown
     siphon: Siphon
     cargo: ShipCargo
@@ -239,10 +349,14 @@ class SiphonResult(ApiModel):
 
 
 class SurveyDeposit(ApiModel):
+    """One deposit a survey found."""
+
     symbol: str
 
 
 class Survey(ApiModel):
+    """A survey of an asteroid field: its signature, deposits, size and expiry."""
+
     signature: str
     symbol: str  # the waypoint surveyed
     deposits: list[SurveyDeposit]
@@ -251,17 +365,23 @@ class Survey(ApiModel):
 
 
 class SurveyResult(ApiModel):
+    """The answer to a survey: the cooldown it started and the surveys."""
+
     cooldown: Cooldown
     surveys: list[Survey]
 
 
 class NavigateResult(ApiModel):
+    """The answer to a navigation: the new route and the fuel left."""
+
     nav: ShipNav
     fuel: ShipFuel
     events: list[ShipConditionEvent] = Field(default_factory=list)
 
 
 class JumpResult(ApiModel):
+    """The answer to a jump: the new nav, the cooldown and what the antimatter cost."""
+
     nav: ShipNav
     cooldown: Cooldown
     transaction: MarketTransaction | None = None
@@ -277,6 +397,8 @@ class TradeResult(ApiModel):
 
 
 class RefuelResult(ApiModel):
+    """The answer to a refuel: the tank, the agent's credits and the cost."""
+
     agent: Agent
     fuel: ShipFuel
     transaction: MarketTransaction
@@ -284,18 +406,24 @@ class RefuelResult(ApiModel):
 
 
 class Chart(ApiModel):
+    """Who charted a waypoint, and when."""
+
     waypoint_symbol: str | None = None
     submitted_by: str | None = None
     submitted_on: datetime | None = None
 
 
 class BuyShipResult(ApiModel):
+    """The answer to buying a ship: the ship, the agent and the cost."""
+
     agent: Agent
     ship: Ship
     transaction: ShipyardTransaction
 
 
 class MountResult(ApiModel):
+    """The answer to installing or removing a mount."""
+
     agent: Agent
     mounts: list[ShipMount]
     cargo: ShipCargo
@@ -306,16 +434,22 @@ class MountResult(ApiModel):
 
 
 class WaypointTrait(ApiModel):
+    """A trait of a waypoint (MARKETPLACE, SHIPYARD, ...)."""
+
     symbol: str
     name: str = ""
     description: str = ""
 
 
 class WaypointOrbital(ApiModel):
+    """A waypoint in orbit of another."""
+
     symbol: str
 
 
 class Waypoint(ApiModel):
+    """A waypoint with its traits, orbitals and chart."""
+
     symbol: str
     type: str
     system_symbol: str = ""
@@ -328,21 +462,28 @@ class Waypoint(ApiModel):
     is_under_construction: bool = False
 
     def has_trait(self, symbol: str) -> bool:
+        """Whether the waypoint has trait `symbol` (e.g. MARKETPLACE)."""
         return any(t.symbol == symbol for t in self.traits)
 
 
 class ChartResult(ApiModel):
+    """The answer to charting a waypoint."""
+
     chart: Chart
     waypoint: Waypoint
     agent: Agent | None = None
 
 
 class ScanWaypointsResult(ApiModel):
+    """The answer to a waypoint scan: the cooldown and what was seen."""
+
     cooldown: Cooldown
     waypoints: list[Waypoint]
 
 
 class SystemWaypoint(ApiModel):
+    """A waypoint as a system lists it."""
+
     symbol: str
     type: str
     x: int = 0
@@ -352,6 +493,8 @@ class SystemWaypoint(ApiModel):
 
 
 class System(ApiModel):
+    """A star system with its waypoints."""
+
     symbol: str
     sector_symbol: str = ""
     type: str = ""
@@ -362,12 +505,16 @@ class System(ApiModel):
 
 
 class TradeGood(ApiModel):
+    """A good a market imports, exports or exchanges (without prices)."""
+
     symbol: str
     name: str = ""
     description: str = ""
 
 
 class MarketTradeGood(ApiModel):
+    """A good at a market with its prices, volume and supply (a ship must be there)."""
+
     symbol: str
     type: str  # EXPORT, IMPORT, EXCHANGE
     trade_volume: int
@@ -378,6 +525,8 @@ class MarketTradeGood(ApiModel):
 
 
 class Market(ApiModel):
+    """A market: what it trades and, with a ship present, at which prices."""
+
     symbol: str
     exports: list[TradeGood] = Field(default_factory=list)
     imports: list[TradeGood] = Field(default_factory=list)
@@ -394,10 +543,14 @@ class Market(ApiModel):
 
 
 class ShipyardShipType(ApiModel):
+    """A ship type a shipyard sells."""
+
     type: str
 
 
 class ShipyardShip(ApiModel):
+    """A ship for sale with its price and parts (a ship must be there)."""
+
     type: str
     name: str = ""
     purchase_price: int = 0
@@ -411,6 +564,8 @@ class ShipyardShip(ApiModel):
 
 
 class Shipyard(ApiModel):
+    """A shipyard: the types it sells and, with a ship present, their prices."""
+
     symbol: str
     ship_types: list[ShipyardShipType] = Field(default_factory=list)
     modifications_fee: int = 0
@@ -422,11 +577,15 @@ class Shipyard(ApiModel):
 
 
 class ContractPayment(ApiModel):
+    """What a contract pays on accepting and on fulfilling."""
+
     on_accepted: int
     on_fulfilled: int
 
 
 class ContractDeliverGood(ApiModel):
+    """One delivery a contract asks for, and how much is delivered."""
+
     trade_symbol: str
     destination_symbol: str
     units_required: int
@@ -434,12 +593,16 @@ class ContractDeliverGood(ApiModel):
 
 
 class ContractTerms(ApiModel):
+    """A contract's deadline, payment and deliveries."""
+
     deadline: datetime
     payment: ContractPayment
     deliver: list[ContractDeliverGood] = Field(default_factory=list)
 
 
 class Contract(ApiModel):
+    """A contract of a faction."""
+
     id: str
     faction_symbol: str
     type: str
@@ -458,11 +621,15 @@ class ContractResult(ApiModel):
 
 
 class DeliverResult(ApiModel):
+    """The answer to a delivery: the contract and the hold."""
+
     contract: Contract
     cargo: ShipCargo
 
 
 class NegotiateResult(ApiModel):
+    """The answer to negotiating a new contract."""
+
     contract: Contract
 
 
@@ -492,4 +659,5 @@ class Page(BaseModel, Generic[T]):
 
     @property
     def last(self) -> bool:
+        """Whether this is the last page of the listing."""
         return self.page * self.limit >= self.total

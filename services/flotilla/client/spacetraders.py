@@ -42,6 +42,11 @@ from flotilla.client.models import (
 from flotilla.client.transport import UNSPECIFIED, CallRequest, Transport
 from flotilla.v1.api_pb2 import ApiResult
 
+__all__ = [
+    "SpaceTradersClient",
+    "system_of",
+]
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -161,6 +166,7 @@ class SpaceTradersClient:
     async def get_agent(
         self, *, priority: int = UNSPECIFIED, deadline: float | None = None
     ) -> Agent:
+        """The agent whose token the call uses."""
         return await self._typed(Agent, "GET", "/my/agent", priority=priority, deadline=deadline)
 
     # --- ships: reads -----------------------------------------------------------------------------
@@ -168,6 +174,7 @@ class SpaceTradersClient:
     async def get_ship(
         self, ship: str, *, priority: int = UNSPECIFIED, deadline: float | None = None
     ) -> Ship:
+        """One ship, whole (a background read: the dispatcher keeps ships in memory instead)."""
         return await self._typed(
             Ship, "GET", _ship_path(ship), ship_symbol=ship, priority=priority, deadline=deadline
         )
@@ -180,6 +187,7 @@ class SpaceTradersClient:
         priority: int = UNSPECIFIED,
         deadline: float | None = None,
     ) -> Page[Ship]:
+        """One page of the agent's ships."""
         return await self._page(
             TypeAdapter(list[Ship]).validate_python,
             "/my/ships",
@@ -209,16 +217,19 @@ class SpaceTradersClient:
         return Cooldown.model_validate(data) if data else None
 
     async def get_cargo(self, ship: str, *, deadline: float | None = None) -> ShipCargo:
+        """The ship's hold."""
         return await self._typed(
             ShipCargo, "GET", _ship_path(ship, "cargo"), ship_symbol=ship, deadline=deadline
         )
 
     async def get_nav(self, ship: str, *, deadline: float | None = None) -> ShipNav:
+        """Where the ship is and where it is going."""
         return await self._typed(
             ShipNav, "GET", _ship_path(ship, "nav"), ship_symbol=ship, deadline=deadline
         )
 
     async def get_mounts(self, ship: str, *, deadline: float | None = None) -> list[ShipMount]:
+        """The mounts the ship carries."""
         answer = await self.call(
             "GET", _ship_path(ship, "mounts"), ship_symbol=ship, deadline=deadline
         )
@@ -255,11 +266,13 @@ class SpaceTradersClient:
         )
 
     async def siphon(self, ship: str, *, deadline: float | None = None) -> SiphonResult:
+        """Siphon gas at the ship's waypoint; starts a cooldown."""
         return await self._typed(
             SiphonResult, "POST", _ship_path(ship, "siphon"), ship_symbol=ship, deadline=deadline
         )
 
     async def survey(self, ship: str, *, deadline: float | None = None) -> SurveyResult:
+        """Survey the ship's waypoint; starts a cooldown."""
         return await self._typed(
             SurveyResult, "POST", _ship_path(ship, "survey"), ship_symbol=ship, deadline=deadline
         )
@@ -267,6 +280,7 @@ class SpaceTradersClient:
     async def navigate(
         self, ship: str, waypoint: str, *, deadline: float | None = None
     ) -> NavigateResult:
+        """Fly to `waypoint` in the same system; the answer says when the ship arrives."""
         return await self._typed(
             NavigateResult,
             "POST",
@@ -279,6 +293,7 @@ class SpaceTradersClient:
     async def warp(
         self, ship: str, waypoint: str, *, deadline: float | None = None
     ) -> NavigateResult:
+        """Warp to `waypoint` in another system (needs a warp drive)."""
         return await self._typed(
             NavigateResult,
             "POST",
@@ -289,6 +304,7 @@ class SpaceTradersClient:
         )
 
     async def jump(self, ship: str, waypoint: str, *, deadline: float | None = None) -> JumpResult:
+        """Jump through the gate to `waypoint` in another system; starts a cooldown."""
         return await self._typed(
             JumpResult,
             "POST",
@@ -301,6 +317,7 @@ class SpaceTradersClient:
     async def scan_waypoints(
         self, ship: str, *, deadline: float | None = None
     ) -> ScanWaypointsResult:
+        """Scan the waypoints around the ship; starts a cooldown."""
         return await self._typed(
             ScanWaypointsResult,
             "POST",
@@ -312,12 +329,14 @@ class SpaceTradersClient:
     # --- ships: actions that unblock a ship ---------------------------------------------------
 
     async def orbit(self, ship: str, *, deadline: float | None = None) -> ShipNav:
+        """Leave the dock for orbit (idempotent)."""
         answer = await self.call(
             "POST", _ship_path(ship, "orbit"), ship_symbol=ship, deadline=deadline
         )
         return ShipNav.model_validate((answer.get("data") or {}).get("nav"))
 
     async def dock(self, ship: str, *, deadline: float | None = None) -> ShipNav:
+        """Dock at the ship's waypoint (idempotent)."""
         answer = await self.call(
             "POST", _ship_path(ship, "dock"), ship_symbol=ship, deadline=deadline
         )
@@ -339,6 +358,7 @@ class SpaceTradersClient:
     async def sell(
         self, ship: str, symbol: str, units: int, *, deadline: float | None = None
     ) -> TradeResult:
+        """Sell `units` of good `symbol` where the ship is docked (at most its trade volume)."""
         return await self._typed(
             TradeResult,
             "POST",
@@ -387,6 +407,7 @@ class SpaceTradersClient:
     async def jettison(
         self, ship: str, symbol: str, units: int, *, deadline: float | None = None
     ) -> ShipCargo:
+        """Throw `units` of good `symbol` out of the hold."""
         answer = await self.call(
             "POST",
             _ship_path(ship, "jettison"),
@@ -416,6 +437,7 @@ class SpaceTradersClient:
         return ShipCargo.model_validate((answer.get("data") or {}).get("cargo"))
 
     async def chart(self, ship: str, *, deadline: float | None = None) -> ChartResult:
+        """Chart the ship's waypoint."""
         return await self._typed(
             ChartResult, "POST", _ship_path(ship, "chart"), ship_symbol=ship, deadline=deadline
         )
@@ -425,6 +447,7 @@ class SpaceTradersClient:
     async def buy_ship(
         self, ship_type: str, waypoint: str, *, deadline: float | None = None
     ) -> BuyShipResult:
+        """Buy a `ship_type` at the shipyard at `waypoint` (a ship of ours must be there)."""
         return await self._typed(
             BuyShipResult,
             "POST",
@@ -436,6 +459,7 @@ class SpaceTradersClient:
     async def install_mount(
         self, ship: str, mount: str, *, deadline: float | None = None
     ) -> MountResult:
+        """Install mount `mount` from the hold (docked at a shipyard)."""
         return await self._typed(
             MountResult,
             "POST",
@@ -448,6 +472,7 @@ class SpaceTradersClient:
     async def remove_mount(
         self, ship: str, mount: str, *, deadline: float | None = None
     ) -> MountResult:
+        """Remove mount `mount` into the hold (docked at a shipyard)."""
         return await self._typed(
             MountResult,
             "POST",
@@ -460,6 +485,7 @@ class SpaceTradersClient:
     async def list_contracts(
         self, page: int = 1, limit: int = 20, *, deadline: float | None = None
     ) -> Page[Contract]:
+        """One page of the agent's contracts."""
         return await self._page(
             TypeAdapter(list[Contract]).validate_python,
             "/my/contracts",
@@ -470,11 +496,13 @@ class SpaceTradersClient:
         )
 
     async def get_contract(self, contract_id: str, *, deadline: float | None = None) -> Contract:
+        """One contract."""
         return await self._typed(Contract, "GET", f"/my/contracts/{contract_id}", deadline=deadline)
 
     async def accept_contract(
         self, contract_id: str, *, deadline: float | None = None
     ) -> ContractResult:
+        """Accept a contract (it pays its advance)."""
         return await self._typed(
             ContractResult, "POST", f"/my/contracts/{contract_id}/accept", deadline=deadline
         )
@@ -488,6 +516,7 @@ class SpaceTradersClient:
         *,
         deadline: float | None = None,
     ) -> DeliverResult:
+        """Deliver `units` of good `symbol` from `ship` towards a contract."""
         return await self._typed(
             DeliverResult,
             "POST",
@@ -500,6 +529,7 @@ class SpaceTradersClient:
     async def fulfill_contract(
         self, contract_id: str, *, deadline: float | None = None
     ) -> ContractResult:
+        """Fulfil a contract whose deliveries are complete (it pays the rest)."""
         return await self._typed(
             ContractResult, "POST", f"/my/contracts/{contract_id}/fulfill", deadline=deadline
         )
@@ -507,6 +537,7 @@ class SpaceTradersClient:
     async def negotiate_contract(
         self, ship: str, *, deadline: float | None = None
     ) -> NegotiateResult:
+        """Ask a faction for a new contract (the ship must be at its waypoint)."""
         return await self._typed(
             NegotiateResult,
             "POST",
@@ -518,6 +549,7 @@ class SpaceTradersClient:
     # --- background reads -------------------------------------------------------------------------
 
     async def get_system(self, system: str, *, deadline: float | None = None) -> System:
+        """One star system and its waypoints."""
         return await self._typed(System, "GET", f"/systems/{system}", deadline=deadline)
 
     async def list_waypoints(
@@ -530,6 +562,7 @@ class SpaceTradersClient:
         type: str | None = None,
         deadline: float | None = None,
     ) -> Page[Waypoint]:
+        """One page of a system's waypoints, optionally only those with `traits`."""
         query: dict[str, str] = {}
         if traits:
             query["traits"] = traits
@@ -546,6 +579,7 @@ class SpaceTradersClient:
         )
 
     async def get_waypoint(self, waypoint: str, *, deadline: float | None = None) -> Waypoint:
+        """One waypoint."""
         return await self._typed(
             Waypoint,
             "GET",
@@ -563,6 +597,7 @@ class SpaceTradersClient:
         )
 
     async def get_shipyard(self, waypoint: str, *, deadline: float | None = None) -> Shipyard:
+        """A shipyard; with a ship of ours there the answer carries prices."""
         return await self._typed(
             Shipyard,
             "GET",

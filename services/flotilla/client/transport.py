@@ -4,7 +4,6 @@ caller's trace context, answered by one `ApiResult`."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
@@ -15,8 +14,16 @@ from nats.aio.client import Client as NatsClient
 
 from flotilla import names
 from flotilla.client.errors import CallFailed, GatewayUnavailable, OutcomeUnknown
+from flotilla.clock import Clock, SystemClock
 from flotilla.telemetry import inject_headers
 from flotilla.v1.api_pb2 import ApiCall, ApiResult, PriorityClass, ShipFence
+
+__all__ = [
+    "UNSPECIFIED",
+    "CallRequest",
+    "GatewayTransport",
+    "Transport",
+]
 
 UNSPECIFIED = PriorityClass.PRIORITY_CLASS_UNSPECIFIED
 
@@ -43,7 +50,9 @@ class CallRequest:
 class Transport(Protocol):
     """Something that turns a `CallRequest` into the gateway's `ApiResult`."""
 
-    async def send(self, request: CallRequest) -> ApiResult: ...
+    async def send(self, request: CallRequest) -> ApiResult:
+        """Send one call and return the gateway's result."""
+        ...
 
 
 class GatewayTransport:
@@ -61,14 +70,17 @@ class GatewayTransport:
         subject: str = names.GATEWAY_CALL_SUBJECT,
         reply_allowance_seconds: float = 120.0,
         no_deadline_wait_seconds: float = 900.0,
+        clock: Clock | None = None,
     ) -> None:
         self._nc = nc
+        self._clock = clock or SystemClock()
         self.agent = agent
         self._subject = subject
         self._allowance = reply_allowance_seconds
         self._no_deadline_wait = no_deadline_wait_seconds
 
     def build_call(self, request: CallRequest, call_id: str, headers: dict[str, str]) -> ApiCall:
+        """The `ApiCall` message for `request`, its deadline as a wall-clock instant."""
         call = ApiCall(
             call_id=call_id,
             agent=self.agent,
@@ -84,7 +96,7 @@ class GatewayTransport:
             call.fence.CopyFrom(request.fence)
         if request.deadline_seconds is not None:
             deadline = Timestamp()
-            deadline.FromNanoseconds(int((time.time() + request.deadline_seconds) * 1e9))
+            deadline.FromNanoseconds(int((self._clock.time() + request.deadline_seconds) * 1e9))
             call.deadline.CopyFrom(deadline)
         for key in ("traceparent", "tracestate"):
             if key in headers:
@@ -92,6 +104,7 @@ class GatewayTransport:
         return call
 
     async def send(self, request: CallRequest) -> ApiResult:
+        """Send the call over NATS and wait for the result (a bounded wait: see the class)."""
         call_id = str(uuid.uuid4())
         headers = inject_headers()
         call = self.build_call(request, call_id, headers)
