@@ -12,13 +12,14 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flotilla.backoff import Backoff
 from flotilla.kit import ServiceFailed
 from flotilla.settings import env_name
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome
 from gateway.core import Gateway
-from gateway.settings import GatewaySettings
+from gateway.settings import REAL_API, GatewaySettings
 
 __all__ = [
     "REGISTER_BACKOFF",
@@ -26,6 +27,7 @@ __all__ = [
     "AgentSetupError",
     "add_configured_agents",
     "generated_symbol",
+    "is_real_api",
     "register_agent",
     "resolve_symbol",
     "symbol_from_token",
@@ -74,6 +76,11 @@ def symbol_from_token(token: str) -> str | None:
     return None
 
 
+def is_real_api(base_url: str) -> bool:
+    """Whether `base_url` is the real game (its host), not a simulator or a local universe."""
+    return urlsplit(base_url).hostname == urlsplit(REAL_API).hostname
+
+
 def generated_symbol() -> str:
     """A fresh agent symbol for a local run, e.g. FLOT-3F9A2C (3 to 14 characters)."""
     return f"FLOT-{secrets.token_hex(3).upper()}"
@@ -115,6 +122,11 @@ async def resolve_symbol(gateway: Gateway, token: str, local_address: str = "") 
     return str(data["symbol"])
 
 
+def _unknown(result: ApiResult) -> bool:
+    """The registration may have happened: the API may hold the agent (and its token)."""
+    return result.outcome == CallOutcome.CALL_OUTCOME_UNKNOWN
+
+
 async def register_agent(
     gateway: Gateway,
     *,
@@ -122,6 +134,7 @@ async def register_agent(
     faction: str,
     account_token: str | None,
     stopping: asyncio.Event,
+    new_symbol: Callable[[], str] | None = None,
     backoff: Backoff = REGISTER_BACKOFF,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> AgentCredentials | None:
@@ -129,11 +142,15 @@ async def register_agent(
 
     Keeps trying while the API is unreachable (in `flotilla up` the simulator may still be
     starting), waiting the capped exponential steps of `backoff`; a refusal (4xx) raises
-    `AgentSetupError`. Returns None if `stopping` is set first.
+    `AgentSetupError`. A registration whose outcome is unknown is never sent again with the same
+    symbol: the agent may exist, a second `POST /register` would be refused (4111) and its token
+    would be lost. With `new_symbol` the next attempt registers under the symbol it gives (a
+    local universe, where agents cost nothing); without, `AgentSetupError` says what to do.
+    Returns None if `stopping` is set first.
     """
-    body = json.dumps({"symbol": symbol, "faction": faction}).encode()
     failures = 0
     while not stopping.is_set():
+        body = json.dumps({"symbol": symbol, "faction": faction}).encode()
         result = await gateway.call_with_token(account_token, "POST", "/register", body=body)
         data = _data(result)
         if data is not None:
@@ -146,6 +163,18 @@ async def register_agent(
             return AgentCredentials(str(registered or symbol), token)
         if _permanent(result):
             raise AgentSetupError(f"registering agent {symbol} was refused ({_describe(result)})")
+        if _unknown(result):
+            if new_symbol is None:
+                raise AgentSetupError(_unknown_registration_advice(gateway, symbol, result))
+            abandoned, symbol = symbol, new_symbol()
+            log.warning(
+                "registering agent %s had an unknown outcome (%s); it may exist, so it is not "
+                "registered again: registering %s instead",
+                abandoned,
+                _describe(result),
+                symbol,
+            )
+            continue
         failures += 1
         # The steps without jitter: one gateway registering has no one to spread out from.
         wait = backoff.step(failures)
@@ -158,6 +187,18 @@ async def register_agent(
         pause = sleep or _interruptible_sleep(stopping)
         await pause(wait)
     return None
+
+
+def _unknown_registration_advice(gateway: Gateway, symbol: str, result: ApiResult) -> str:
+    token_env = env_name(GatewaySettings, "spacetraders", "token")
+    symbol_env = env_name(GatewaySettings, "registration", "symbol")
+    return (
+        f"registering agent {symbol} at {gateway.admission.base_url} had an unknown outcome "
+        f"({_describe(result)}) and is not sent again (a second registration would be refused "
+        f"and the token lost): see whether the agent exists (GET /agents/{symbol}); if it "
+        f"does, take its token from your account and set {token_env}, otherwise start again or "
+        f"set {symbol_env} to another symbol"
+    )
 
 
 def _interruptible_sleep(stopping: asyncio.Event) -> Callable[[float], Awaitable[None]]:
@@ -198,6 +239,8 @@ async def add_configured_agents(
         faction=settings.registration.faction,
         account_token=account.get_secret_value() if account is not None else None,
         stopping=stopping,
+        # Agents of the real game are the account's; a local universe has plenty to spare.
+        new_symbol=None if is_real_api(api.base_url) else generated_symbol,
     )
     if credentials is None:
         return False

@@ -2,8 +2,8 @@
 
 Publishing happens off the reply path through a bounded queue: a slow or briefly unavailable
 JetStream never delays a ship's answer, and never lets memory grow without bound (the oldest
-events are dropped and counted). Each event's `Nats-Msg-Id` is its UUID, so a retried publish
-is not stored twice.
+events are dropped and counted). Each event's `Nats-Msg-Id` is its UUID, made here when the
+event is, so a retried publish is not stored twice.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import deque
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -32,12 +33,14 @@ PUBLISH_BACKOFF = Backoff(base_seconds=0.2, max_seconds=0.4)
 
 
 def request_log_event(record: CallRecord) -> RequestLog:
-    """The request-log event of one answered call."""
+    """The request-log event of one answered call, under a fresh UUID of its own (the caller's
+    call id is any text the caller chose, so it rides along as `call_id`)."""
     result = record.result
     timestamp = Timestamp()
     timestamp.FromNanoseconds(int(record.finished_at * 1e9))
     return RequestLog(
-        event_id=result.call_id,
+        event_id=str(uuid.uuid4()),
+        call_id=result.call_id,
         agent=record.agent,
         ship_symbol=record.ship_symbol,
         endpoint=record.endpoint,

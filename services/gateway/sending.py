@@ -20,16 +20,9 @@ from flotilla.v1.api_pb2 import ApiResult, CallOutcome
 from gateway.call import QueuedCall
 from gateway.limit_group import GroupClosed, Refusal, Ticket
 from gateway.metrics import GatewayMetrics
+from gateway.outcomes import Verdict, is_edge_failure
 from gateway.ratelimit import Permit, parse_rate_limit_headers
-from gateway.retry import (
-    Attempt,
-    Ending,
-    RetryPolicy,
-    RetryResult,
-    Sleep,
-    Verdict,
-    run_attempts,
-)
+from gateway.retry import Attempt, RetryPolicy, RetryResult, Sleep, run_attempts
 from gateway.scheduler import QueueFull
 from gateway.upstream import UpstreamHealth, build_request, error_of
 
@@ -74,7 +67,7 @@ class CallSender:
         if refused is not None:
             return refused
         try:
-            outcome = await run_attempts(
+            ended = await run_attempts(
                 functools.partial(self._attempt, call),
                 policy=self._retry,
                 changes_state=call.resolved.endpoint.changes_state,
@@ -85,7 +78,7 @@ class CallSender:
             )
         finally:
             call.session.group.release_slot()
-        return self._conclude(call, outcome)
+        return self._conclude(call, ended)
 
     # --- the queue ------------------------------------------------------------------------------
 
@@ -188,7 +181,7 @@ class CallSender:
     def _learn_from(self, call: QueuedCall, permit: Permit, response: httpx.Response) -> None:
         """What an answer tells: whether the API is up, and where its rate limit stands."""
         status = response.status_code
-        if status in (502, 503):
+        if is_edge_failure(status):
             self._health.failed(f"HTTP {status}")
         else:
             self._health.answered()
@@ -224,29 +217,23 @@ class CallSender:
             extra={"call_id": call.call_id},
         )
 
-    def _conclude(self, call: QueuedCall, outcome: RetryResult) -> ApiResult:
+    def _conclude(self, call: QueuedCall, ended: RetryResult) -> ApiResult:
         """The result of a call whose attempts are over."""
-        last = outcome.attempt
+        last = ended.attempt
         response = call.progress.response if last.error is None else None
         status = response.status_code if response is not None else 0
         payload = response.content if response is not None else b""
         error = error_of(status, payload) if response is not None else None
-        if outcome.ending is Ending.ANSWERED:
-            result_outcome = CallOutcome.CALL_OUTCOME_COMPLETED
-        elif outcome.ending is Ending.AMBIGUOUS:
-            result_outcome = CallOutcome.CALL_OUTCOME_UNKNOWN
-        else:
-            result_outcome = CallOutcome.CALL_OUTCOME_FAILED
         if last.error is not None:
             # Exception texts are not ours: never let one carry a token back to a caller.
             message = redact(f"{type(last.error).__name__}: {last.error}")
         else:
             message = error.message if error is not None else ""
-        if result_outcome == CallOutcome.CALL_OUTCOME_UNKNOWN:
+        if ended.outcome == CallOutcome.CALL_OUTCOME_UNKNOWN:
             message = f"outcome unknown, not repeated ({message or f'HTTP {status}'})"
-        call.progress.attempts = outcome.attempts
+        call.progress.attempts = ended.attempts
         return call.result(
-            result_outcome,
+            ended.outcome,
             status=status,
             body=payload,
             error_code=error.code if error is not None else 0,

@@ -4,7 +4,9 @@
 A message that fails here is rejected with a reason and goes to the dead-letter subject; it never
 reaches the database. The checks are the ones whose failure would corrupt a row or make the
 writer's guards meaningless: a missing key, an event id that is not a UUID, a part named in
-`changed` but not sent, a timestamp outside the representable range, a negative amount.
+`changed` but not sent, a timestamp outside the representable range, a negative amount — and a
+value the schema cannot hold (too long for its column, out of its integer range, a NUL
+character: `persister.capacity`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from flotilla import names
 from flotilla.semconv import OUTCOME_NAMES, PRIORITY_NAMES, TRANSACTION_KIND_NAMES
 from flotilla.timestamps import to_datetime
 from flotilla.v1 import events_pb2
+from persister.capacity import Overflow, check_capacity
 
 __all__ = [
     "EVENT_TYPES",
@@ -291,6 +294,9 @@ def decode_event(subject: str, payload: bytes) -> Event:
     event_id = canonical_event_id(message.event_id)  # type: ignore[attr-defined]
     try:
         event_type.check(message)
+        check_capacity(message)
+    except Overflow as exc:
+        raise violation(str(exc)) from None
     except Rejected:
         raise
     except Exception as exc:

@@ -36,6 +36,7 @@ from persister.consumer import PullConsumer
 from persister.contract import Event, Rejected, decode_event
 from persister.dead_letters import publish_dead_letter
 from persister.metrics import PersisterMetrics
+from persister.outages import is_outage
 from persister.settings import PersisterSettings
 from persister.writes import BatchWriter, WriteResult
 
@@ -43,7 +44,6 @@ __all__ = [
     "APPLICATION_NAME",
     "BEFORE_ACK_SEAM",
     "DATABASE_CHECK",
-    "DATA_ERRORS",
     "SCHEMA_CHECK",
     "AckHook",
     "Persister",
@@ -65,10 +65,6 @@ BEFORE_ACK_SEAM: Final = "before_ack"
 
 AckHook = Callable[[Sequence[Msg]], Awaitable[None]]
 
-# Errors that say "this data can never be written" (SQLSTATE classes 22 and 23): the batch is
-# split to find the message responsible, which goes to the dead letters. Anything else
-# (connection lost, server shutting down, timeouts, deadlocks) is retried.
-DATA_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
 MAX_TRACE_LINKS = 128
 
 Held = tuple[Msg, Event]
@@ -326,14 +322,17 @@ class Persister:
                 return None
 
     async def _write_isolating(self, held: list[Held]) -> list[tuple[Held, str]]:
-        """Write `held`; if the database refuses the data, split the batch until the events it
-        refuses are isolated, and return them with the reason."""
+        """Write `held`; if it fails for any reason but an outage (`persister.outages`), split
+        the batch until the events that fail on their own are isolated, and return them with
+        the reason. An outage propagates: the caller retries the whole batch."""
         try:
             await self._write(held)
             return []
-        except DATA_ERRORS as exc:
+        except Exception as exc:
+            if is_outage(exc):
+                raise
             if len(held) == 1:
-                return [(held[0], f"database rejected the event: {_describe(exc)}")]
+                return [(held[0], _refusal(exc))]
             middle = len(held) // 2
             first = await self._write_isolating(held[:middle])
             return first + await self._write_isolating(held[middle:])
@@ -388,6 +387,13 @@ class Persister:
     def _observe_lag(self, last: Msg) -> None:
         with contextlib.suppress(Exception):
             self.metrics.consumer_lag.set(last.metadata.num_pending or 0)
+
+
+def _refusal(exc: BaseException) -> str:
+    """The dead-letter reason of an event that cannot be written: the database's message."""
+    if isinstance(exc, psycopg.Error):
+        return f"database rejected the event: {_describe(exc)}"
+    return f"the event cannot be written: {_describe(exc)}"
 
 
 def _describe(exc: BaseException) -> str:

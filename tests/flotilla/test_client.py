@@ -334,3 +334,16 @@ async def test_a_lost_reply_is_an_unknown_outcome_for_a_write_and_a_failure_for_
 
 async def _never_reply(msg: Any) -> None:
     return None
+
+
+async def test_an_unreadable_success_is_unknown_for_a_write_and_a_failure_for_a_read() -> None:
+    """The API did what a write asked (2xx) even if its answer cannot be read: calling that a
+    failure would invite the caller to do it again."""
+    garbled = ApiResult(
+        call_id="c-3", outcome=COMPLETED, status=201, json_body=b"<html>", attempts=1
+    )
+    api = SpaceTradersClient(FakeTransport(garbled, garbled))
+    with pytest.raises(OutcomeUnknown, match="not JSON"):
+        await api.sell("S-1", "IRON_ORE", 1)
+    with pytest.raises(CallFailed, match="not JSON"):
+        await api.get_agent()

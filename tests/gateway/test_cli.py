@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,54 @@ def test_a_bad_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("FLOTILLA_GATEWAY_HTTP_MAX_IN_FLIGHT", "0")
     with pytest.raises(SettingsError, match="FLOTILLA_GATEWAY_HTTP_MAX_IN_FLIGHT"):
         load_settings(GatewaySettings)
+
+
+# (variable, malformed value): JSON that does not parse, JSON of the wrong shape, values of
+# the wrong type or out of range. The tokens in them must never be echoed.
+MALFORMED = [
+    ("FLOTILLA_SPACETRADERS_AGENT_TOKENS", '{"ALPHA": "secret-aaa"'),
+    ("FLOTILLA_SPACETRADERS_AGENT_TOKENS", "{ALPHA: secret-aaa}"),
+    ("FLOTILLA_SPACETRADERS_AGENT_TOKENS", '["ALPHA", "secret-aaa"]'),
+    ("FLOTILLA_SPACETRADERS_AGENT_TOKENS", '{"ALPHA": 12345}'),
+    ("FLOTILLA_SPACETRADERS_AGENT_TOKENS", '{"": "secret-aaa"}'),
+    ("FLOTILLA_SPACETRADERS_AGENT_TOKENS", '"secret-aaa"'),
+    ("FLOTILLA_GATEWAY_AGENT_LOCAL_ADDRESSES", '{"ALPHA": '),
+    ("FLOTILLA_GATEWAY_AGENT_LOCAL_ADDRESSES", '{"ALPHA": ["10.0.0.7"]}'),
+    ("FLOTILLA_GATEWAY_RATE_LIMIT_STATIC", "two"),
+    ("FLOTILLA_GATEWAY_RETRY_MAX_ATTEMPTS", "0"),
+    ("FLOTILLA_GATEWAY_REGISTER_AGENT", "maybe"),
+    ("FLOTILLA_GATEWAY_REGISTER_SYMBOL", "A-SYMBOL-FAR-TOO-LONG"),
+    ("FLOTILLA_PROBES_PORT", "ninety"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value"), MALFORMED)
+def test_a_malformed_setting_is_one_line_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(GatewaySettings)
+    message = str(refused.value)
+    assert variable in message and "\n" not in message
+    assert "secret-aaa" not in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [MALFORMED[0], MALFORMED[2], MALFORMED[6], MALFORMED[8]]
+)
+def test_the_gateway_process_stops_on_a_malformed_setting_without_a_traceback(
+    variable: str, value: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOTILLA_")}
+    env[variable] = value
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and "secret-aaa" not in done.stderr + done.stdout
 
 
 def test_the_settings_sections_are_the_limits_the_gateway_uses() -> None:

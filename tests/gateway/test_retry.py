@@ -10,9 +10,13 @@ from types import FrameType
 from typing import Any
 
 import httpx
-import pytest
 
-from gateway.retry import Attempt, Ending, RetryPolicy, Verdict, run_attempts
+from flotilla.v1.api_pb2 import CallOutcome
+from gateway.retry import Attempt, RetryPolicy, run_attempts
+
+COMPLETED = CallOutcome.CALL_OUTCOME_COMPLETED
+FAILED = CallOutcome.CALL_OUTCOME_FAILED
+UNKNOWN = CallOutcome.CALL_OUTCOME_UNKNOWN
 
 POLICY = RetryPolicy(max_attempts=4, base_delay_seconds=0.25, max_delay_seconds=2.0)
 
@@ -40,14 +44,14 @@ async def run(
     results: list[Attempt], *, changes_state: bool = False, policy: RetryPolicy = POLICY
 ) -> tuple[Any, Recorder]:
     recorder = Recorder(results)
-    outcome = await run_attempts(
+    ended = await run_attempts(
         recorder.attempt,
         policy=policy,
         changes_state=changes_state,
         sleep=recorder.sleep,
         rng=random.Random(1),
     )
-    return outcome, recorder
+    return ended, recorder
 
 
 def connect_error() -> Attempt:
@@ -58,75 +62,97 @@ def dropped() -> Attempt:
     return Attempt(error=httpx.RemoteProtocolError("Server disconnected without a response"))
 
 
-@pytest.mark.parametrize(
-    ("attempt", "verdict"),
-    [
-        (Attempt(status=200), Verdict.ANSWERED),
-        (Attempt(status=400), Verdict.ANSWERED),
-        (Attempt(status=409), Verdict.ANSWERED),
-        (Attempt(status=429), Verdict.RATE_LIMITED),
-        (Attempt(status=503), Verdict.NOT_SENT),
-        (Attempt(status=500), Verdict.AMBIGUOUS),
-        (Attempt(status=502), Verdict.AMBIGUOUS),
-        (connect_error(), Verdict.NOT_SENT),
-        (Attempt(error=httpx.ConnectTimeout("slow")), Verdict.NOT_SENT),
-        (Attempt(error=httpx.ReadTimeout("slow")), Verdict.AMBIGUOUS),
-        (dropped(), Verdict.AMBIGUOUS),
-    ],
-)
-def test_each_failure_is_classified_by_whether_the_server_may_have_acted(
-    attempt: Attempt, verdict: Verdict
-) -> None:
-    assert attempt.verdict is verdict
-
-
 async def test_an_answer_ends_the_loop_at_once() -> None:
-    outcome, recorder = await run([Attempt(status=201)])
-    assert outcome.ending is Ending.ANSWERED and outcome.attempts == 1
+    ended, recorder = await run([Attempt(status=201)])
+    assert ended.outcome == COMPLETED and ended.attempts == 1
     assert recorder.sleeps == []
 
 
 async def test_a_read_is_retried_through_5xx_and_network_errors_until_answered() -> None:
-    outcome, recorder = await run([Attempt(status=500), dropped(), Attempt(status=502)])
-    assert outcome.ending is Ending.ANSWERED
-    assert outcome.attempts == 4 and outcome.retries == 3
+    ended, recorder = await run([Attempt(status=500), dropped(), Attempt(status=502)])
+    assert ended.outcome == COMPLETED
+    assert ended.attempts == 4 and ended.retries == 3
     assert len(recorder.sleeps) == 3
 
 
 async def test_retries_stop_at_the_bound_and_report_the_last_failure() -> None:
-    outcome, recorder = await run([Attempt(status=503)] * 10)
-    assert outcome.ending is Ending.GAVE_UP
-    assert outcome.attempts == POLICY.max_attempts == recorder.calls
-    assert outcome.attempt.status == 503
+    ended, recorder = await run([Attempt(status=503)] * 10)
+    assert ended.outcome == FAILED
+    assert ended.attempts == POLICY.max_attempts == recorder.calls
+    assert ended.attempt.status == 503
     assert len(recorder.sleeps) == POLICY.max_attempts - 1
 
 
+def may_have_acted() -> list[Attempt]:
+    """Results after which the API may have done what was asked."""
+    statuses = (500, 501, 502, 503, 504, 520, 521, 522, 523, 524)
+    errors = (
+        httpx.ReadTimeout("slow"),
+        httpx.ReadError("Connection reset by peer"),
+        httpx.WriteError("Broken pipe"),
+        httpx.WriteTimeout("slow"),
+        httpx.DecodingError("bad gzip"),
+    )
+    return [Attempt(status=s) for s in statuses] + [dropped()] + [Attempt(error=e) for e in errors]
+
+
 async def test_a_state_changing_call_is_not_repeated_after_an_ambiguous_failure() -> None:
-    for ambiguous in (Attempt(status=500), Attempt(status=502), dropped()):
-        outcome, recorder = await run([ambiguous], changes_state=True)
-        assert outcome.ending is Ending.AMBIGUOUS
+    for ambiguous in may_have_acted():
+        ended, recorder = await run([ambiguous], changes_state=True)
+        assert ended.outcome == UNKNOWN, ambiguous
         assert recorder.calls == 1 and recorder.sleeps == []
 
 
+async def test_a_read_is_retried_through_every_ambiguous_failure() -> None:
+    for ambiguous in may_have_acted():
+        ended, recorder = await run([ambiguous, ambiguous])
+        assert ended.outcome == COMPLETED and recorder.calls == 3, ambiguous
+
+
 async def test_a_state_changing_call_is_retried_when_it_never_reached_the_server() -> None:
-    outcome, recorder = await run(
-        [connect_error(), Attempt(status=503), Attempt(status=201)], changes_state=True
+    ended, recorder = await run(
+        [
+            connect_error(),
+            Attempt(error=httpx.ConnectTimeout("slow")),
+            Attempt(status=429),
+            Attempt(error=httpx.PoolTimeout("no connection")),
+            Attempt(status=201),
+        ],
+        changes_state=True,
     )
-    assert outcome.ending is Ending.ANSWERED and recorder.calls == 3
+    assert ended.outcome == COMPLETED and recorder.calls == 5
+
+
+async def test_a_write_that_was_never_sent_fails_rather_than_being_unknown() -> None:
+    ended, recorder = await run([connect_error()] * 10, changes_state=True)
+    assert ended.outcome == FAILED and recorder.calls == POLICY.max_attempts
+
+
+async def test_a_write_sent_after_a_connect_error_is_unknown_when_its_answer_is_lost() -> None:
+    ended, recorder = await run([connect_error(), Attempt(status=504)], changes_state=True)
+    assert ended.outcome == UNKNOWN and recorder.calls == 2
+    assert ended.attempt.status == 504
+
+
+async def test_a_request_that_cannot_be_sent_at_all_fails_at_once() -> None:
+    for changes_state in (False, True):
+        unsendable = Attempt(error=httpx.UnsupportedProtocol("no scheme"))
+        ended, recorder = await run([unsendable], changes_state=changes_state)
+        assert ended.outcome == FAILED and recorder.calls == 1 and recorder.sleeps == []
 
 
 async def test_429s_are_retried_without_backoff_up_to_their_own_bound() -> None:
     policy = RetryPolicy(max_attempts=2, max_rate_limited=3)
-    outcome, recorder = await run([Attempt(status=429)] * 10, changes_state=True, policy=policy)
+    ended, recorder = await run([Attempt(status=429)] * 10, changes_state=True, policy=policy)
     # The limiter's pause is the wait; the 429 answer is returned once the bound is reached.
     assert recorder.sleeps == []
-    assert outcome.attempts == 1 + policy.max_rate_limited
-    assert outcome.ending is Ending.ANSWERED and outcome.attempt.status == 429
+    assert ended.attempts == 1 + policy.max_rate_limited
+    assert ended.outcome == COMPLETED and ended.attempt.status == 429
 
 
 async def test_a_deadline_that_passed_stops_the_retries() -> None:
     recorder = Recorder([Attempt(status=503)] * 5)
-    outcome = await run_attempts(
+    ended = await run_attempts(
         recorder.attempt,
         policy=POLICY,
         changes_state=False,
@@ -134,7 +160,7 @@ async def test_a_deadline_that_passed_stops_the_retries() -> None:
         rng=random.Random(1),
         may_retry=lambda: recorder.calls < 2,
     )
-    assert outcome.ending is Ending.GAVE_UP and recorder.calls == 2
+    assert ended.outcome == FAILED and recorder.calls == 2
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
@@ -165,9 +191,9 @@ async def test_many_failures_neither_deepen_the_stack_nor_reenter_the_loop() -> 
     previous = sys.getprofile()
     sys.setprofile(profile)
     try:
-        outcome, recorder = await run([Attempt(status=503)] * 150, policy=policy)
+        ended, recorder = await run([Attempt(status=503)] * 150, policy=policy)
     finally:
         sys.setprofile(previous)
-    assert outcome.ending is Ending.ANSWERED and recorder.calls == 151
+    assert ended.outcome == COMPLETED and recorder.calls == 151
     assert len(set(recorder.stack_depths)) == 1, "the stack grew between attempts"
     assert len(frames) == 1, "the retry loop was entered more than once"

@@ -81,13 +81,37 @@ async def test_a_call_over_nats_is_answered_and_logged_once_to_jetstream(
     assert agent.symbol == "AGENT-1" and agent.credits == 175000
     assert api.last_result is not None
     event, msg_id = events[0]
-    assert msg_id == event.event_id == api.last_result.call_id
+    assert msg_id == event.event_id
     uuid.UUID(event.event_id)
+    assert event.call_id == api.last_result.call_id
     assert (event.agent, event.endpoint, event.method) == ("AGENT-1", "/my/agent", "GET")
     assert event.priority == PriorityClass.PRIORITY_CLASS_BACKGROUND
     assert event.status == 200 and event.attempts == 1
     assert event.outcome == CallOutcome.CALL_OUTCOME_COMPLETED
     assert event.wire_ms > 0 and event.timestamp.seconds > 0
+
+
+async def test_a_callers_call_id_is_its_own_field_and_every_event_id_a_fresh_uuid(
+    nats_url: str, fake_api: FakeApi
+) -> None:
+    """A caller may name its calls as it likes; the persister needs a UUID per event."""
+    call_ids = ["not-a-uuid", "not-a-uuid", "", str(uuid.uuid4())]
+    async with gateway_on_fake_api(nats_url, fake_api) as running:
+        for call_id in call_ids:
+            reply = await running.nc.request(
+                names.GATEWAY_CALL_SUBJECT,
+                call("GET", "/my/agent", call_id=call_id).SerializeToString(),
+                timeout=5,
+            )
+            assert ApiResult.FromString(reply.data).outcome == CallOutcome.CALL_OUTCOME_COMPLETED
+        await running.request_log.wait_idle()
+        events = await request_log_events(running.nc, len(call_ids))
+    event_ids = [event.event_id for event, _ in events]
+    assert [msg_id for _, msg_id in events] == event_ids
+    assert len({uuid.UUID(e) for e in event_ids}) == len(call_ids)  # all UUIDs, all distinct
+    assert [event.call_id for event, _ in events[:2]] == ["not-a-uuid", "not-a-uuid"]
+    uuid.UUID(events[2][0].call_id)  # the gateway named the call that came without an id
+    assert events[3][0].call_id == call_ids[3] != events[3][0].event_id
 
 
 async def test_an_expired_call_is_logged_and_raises_call_expired(

@@ -245,9 +245,11 @@ class EventFactory:
         attempts: int = 1,
         outcome: int = api_pb2.CALL_OUTCOME_COMPLETED,
         agent: str = "AGENT",
+        call_id: str = "",
     ) -> Outgoing:
         m = events_pb2.RequestLog(
             event_id=self.event_id(),
+            call_id=call_id,
             agent=agent,
             ship_symbol="AGENT-1",
             endpoint="/my/ships/{shipSymbol}/extract",

@@ -177,7 +177,7 @@ async def test_a_poison_message_is_dead_lettered_with_its_reason_while_later_one
     assert contract_count == 1
 
 
-async def test_an_event_the_database_refuses_is_dead_lettered_and_its_batch_is_written(
+async def test_a_value_the_schema_cannot_hold_is_dead_lettered_and_its_batch_is_written(
     nats_url: str,
     migrated_url: str,
     events: Any,
@@ -188,19 +188,28 @@ async def test_an_event_the_database_refuses_is_dead_lettered_and_its_batch_is_w
     drained: Any,
     rows_in: Any,
 ) -> None:
-    # A NUL character is valid in a protobuf string and passes the contract, but PostgreSQL
-    # text cannot hold it: the batch fails, is split, and only that event is dead-lettered.
+    # A 4 KB ship symbol once failed its batch with "index row size exceeds btree maximum"
+    # (SQLSTATE 54000) and held it forever; a NUL character cannot be stored in text at all.
+    # The contract refuses both, naming the field, before they reach the database.
     outgoing = [events.ship(f"AGENT-{n}", 1, fuel=(n, 100)) for n in range(20)]
-    refused = events.ship("AGENT-NUL", 1, role="EXCAVATOR\x00", fuel=(1, 100))
-    outgoing.insert(7, refused)
+    too_long = events.ship("AGENT-" + "X" * 4096, 1, fuel=(1, 100))
+    with_nul = events.ship("AGENT-NUL", 1, cargo=[("IRON\x00ORE", 1)])
+    outgoing.insert(7, too_long)
+    outgoing.insert(13, with_nul)
     await publish(nats_url, outgoing)
     settings = make_settings(nats_url, migrated_url, batch={"size": 100})
     async with start_persister(settings):
         await eventually(lambda: drained(nats_url), what="every event acked")
     assert await rows_in(migrated_url, "ships") == 20
-    [letter] = await _dead_letters(nats_url, 1)
-    assert letter.payload == refused.payload
-    assert letter.reason.startswith("database rejected the event: ")
+    letters = {letter.payload: letter.reason for letter in await _dead_letters(nats_url, 2)}
+    assert letters[too_long.payload] == (
+        "contract violation: ship_symbol is 4102 characters long, longer than the 64 "
+        "ships.symbol holds"
+    )
+    assert letters[with_nul.payload] == (
+        "contract violation: cargo.inventory.symbol contains a NUL character, which the "
+        "database cannot hold"
+    )
 
 
 class SimulatedCrash(Exception):

@@ -35,6 +35,11 @@ async def _one(url: str, sql: str) -> tuple[Any, ...]:
         return tuple(row)
 
 
+async def _all(url: str, sql: str) -> list[tuple[Any, ...]]:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        return [tuple(row) for row in await (await conn.execute(sql)).fetchall()]
+
+
 def _reset(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA public CASCADE")
@@ -162,3 +167,15 @@ async def test_rows_spell_classes_outcomes_and_kinds_as_every_service_does(
     assert await _one(migrated_url, "SELECT priority FROM request_minutes") == ("ship_unblock",)
     assert await _one(migrated_url, "SELECT kind FROM transactions") == ("purchase",)
     assert await _one(migrated_url, "SELECT kind FROM credit_minutes") == ("purchase",)
+
+
+async def test_the_callers_call_id_is_written_beside_the_event_uuid(
+    migrated_url: str, events: Any
+) -> None:
+    named = events.request(call_id="dispatcher U: extract #17")
+    unnamed = events.request(at=T0 + timedelta(seconds=1))
+    await _write(migrated_url, [named, unnamed])
+    rows = await _all(migrated_url, "SELECT event_id::text, call_id FROM request_log")
+    assert sorted(rows) == sorted(
+        [(named.event_id, "dispatcher U: extract #17"), (unnamed.event_id, None)]
+    )

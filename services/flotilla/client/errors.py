@@ -270,12 +270,14 @@ class GatewayOverloaded(GatewayError):
 
 
 class OutcomeUnknown(GatewayError):
-    """A state-changing call failed ambiguously (or its reply never came): it may have taken
-    effect. Look at the game state before repeating it."""
+    """A state-changing call may have reached the API without an answer coming back (a 5xx, a
+    timeout, a dropped connection, or no reply from the gateway): it may have taken effect, and
+    the gateway did not send it again. Look at the game state before repeating it."""
 
 
 class CallFailed(GatewayError):
-    """No usable answer after the gateway's bounded retries (network errors, 5xx)."""
+    """No usable answer after the gateway's bounded retries: a read that kept failing, or a
+    write that never reached the API (calling it again is safe)."""
 
 
 class CallRejected(GatewayError):

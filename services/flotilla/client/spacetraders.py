@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
-from flotilla.client.errors import CallFailed, error_for
+from flotilla.client.errors import CallFailed, OutcomeUnknown, error_for
 from flotilla.client.models import (
     Agent,
     BuyShipResult,
@@ -107,7 +107,10 @@ class SpaceTradersClient:
         try:
             parsed = json.loads(result.json_body)
         except ValueError:
-            raise CallFailed(
+            # A write the API accepted is done, even if its answer cannot be read: failing it
+            # would invite the caller to do it again.
+            unreadable = CallFailed if method.upper() == "GET" else OutcomeUnknown
+            raise unreadable(
                 f"the API answered HTTP {result.status} with a body that is not JSON",
                 call_id=result.call_id,
                 status=result.status,

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import BigInteger, DateTime, Index, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "SYMBOL_LENGTH",
     "TABLES",
     "TABLE_NAMES",
     "Agent",
@@ -51,6 +52,11 @@ __all__ = [
 
 TIMESTAMP = DateTime(timezone=True)
 TEXT_ARRAY = ARRAY(String())
+# The longest symbol or name an event table holds (agents, ships, waypoints, goods, types,
+# statuses, behaviours, classes). The game's are far shorter; the bound keeps every key small
+# enough for its index, and the persister's contract reads it from the columns to refuse longer
+# values before they reach the database.
+SYMBOL_LENGTH: Final = 64
 
 # --- state: the newest value per key ----------------------------------------------------------
 
@@ -60,10 +66,10 @@ class Agent(SQLModel, table=True):
 
     __tablename__ = "agents"
 
-    symbol: str = Field(primary_key=True)
+    symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
     credits: int = Field(sa_type=BigInteger)
-    headquarters: str
-    starting_faction: str
+    headquarters: str = Field(max_length=SYMBOL_LENGTH)
+    starting_faction: str = Field(max_length=SYMBOL_LENGTH)
     ship_count: int
     observed_at: datetime = Field(sa_type=TIMESTAMP)
     event_id: uuid.UUID
@@ -74,8 +80,8 @@ class System(SQLModel, table=True):
 
     __tablename__ = "systems"
 
-    symbol: str = Field(primary_key=True)
-    sector_symbol: str
+    symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    sector_symbol: str = Field(max_length=SYMBOL_LENGTH)
 
 
 class Waypoint(SQLModel, table=True):
@@ -83,9 +89,9 @@ class Waypoint(SQLModel, table=True):
 
     __tablename__ = "waypoints"
 
-    symbol: str = Field(primary_key=True)
-    system_symbol: str = Field(index=True)
-    type: str | None = None
+    symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    system_symbol: str = Field(index=True, max_length=SYMBOL_LENGTH)
+    type: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     x: int | None = None
     y: int | None = None
     has_market: bool = False
@@ -97,24 +103,24 @@ class Ship(SQLModel, table=True):
 
     __tablename__ = "ships"
 
-    symbol: str = Field(primary_key=True)
-    agent: str = Field(index=True)
+    symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    agent: str = Field(index=True, max_length=SYMBOL_LENGTH)
     version: int = Field(default=0, sa_type=BigInteger)
     updated_at: datetime = Field(sa_type=TIMESTAMP)
 
-    role: str | None = None
+    role: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     role_version: int = Field(default=0, sa_type=BigInteger)
-    frame: str | None = None
+    frame: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     frame_version: int = Field(default=0, sa_type=BigInteger)
-    behaviour: str | None = Field(default=None, index=True)
+    behaviour: str | None = Field(default=None, index=True, max_length=SYMBOL_LENGTH)
     behaviour_version: int = Field(default=0, sa_type=BigInteger)
 
-    nav_system_symbol: str | None = None
-    nav_waypoint_symbol: str | None = None
-    nav_status: str | None = None
-    nav_flight_mode: str | None = None
-    nav_origin_symbol: str | None = None
-    nav_destination_symbol: str | None = None
+    nav_system_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    nav_waypoint_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    nav_status: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    nav_flight_mode: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    nav_origin_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    nav_destination_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     nav_departure_time: datetime | None = Field(default=None, sa_type=TIMESTAMP)
     nav_arrival: datetime | None = Field(default=None, sa_type=TIMESTAMP)
     nav_version: int = Field(default=0, sa_type=BigInteger)
@@ -142,8 +148,8 @@ class Market(SQLModel, table=True):
 
     __tablename__ = "markets"
 
-    waypoint_symbol: str = Field(primary_key=True)
-    system_symbol: str = Field(index=True)
+    waypoint_symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    system_symbol: str = Field(index=True, max_length=SYMBOL_LENGTH)
     exports: list[str] = Field(sa_type=TEXT_ARRAY)
     imports: list[str] = Field(sa_type=TEXT_ARRAY)
     exchange: list[str] = Field(sa_type=TEXT_ARRAY)
@@ -160,12 +166,12 @@ class MarketTradeGood(SQLModel, table=True):
         Index("ix_market_trade_goods_symbol_purchase_price", "symbol", "purchase_price"),
     )
 
-    waypoint_symbol: str = Field(primary_key=True)
-    symbol: str = Field(primary_key=True)
-    type: str
+    waypoint_symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    type: str = Field(max_length=SYMBOL_LENGTH)
     trade_volume: int
-    supply: str
-    activity: str
+    supply: str = Field(max_length=SYMBOL_LENGTH)
+    activity: str = Field(max_length=SYMBOL_LENGTH)
     purchase_price: int
     sell_price: int
     observed_at: datetime = Field(sa_type=TIMESTAMP)
@@ -177,8 +183,8 @@ class Shipyard(SQLModel, table=True):
 
     __tablename__ = "shipyards"
 
-    waypoint_symbol: str = Field(primary_key=True)
-    system_symbol: str = Field(index=True)
+    waypoint_symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    system_symbol: str = Field(index=True, max_length=SYMBOL_LENGTH)
     ship_types: list[str] = Field(sa_type=TEXT_ARRAY)
     modifications_fee: int
     observed_at: datetime = Field(sa_type=TIMESTAMP)
@@ -193,8 +199,8 @@ class ShipyardShip(SQLModel, table=True):
         Index("ix_shipyard_ships_ship_type_purchase_price", "ship_type", "purchase_price"),
     )
 
-    waypoint_symbol: str = Field(primary_key=True)
-    ship_type: str = Field(primary_key=True)
+    waypoint_symbol: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    ship_type: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
     purchase_price: int
     observed_at: datetime = Field(sa_type=TIMESTAMP)
     event_id: uuid.UUID
@@ -226,16 +232,17 @@ class TransactionRecord(SQLModel, table=True):
     )
 
     event_id: uuid.UUID = Field(primary_key=True)
-    agent: str
-    ship_symbol: str | None = None
-    waypoint_symbol: str | None = None
-    kind: str  # flotilla.semconv: sell, purchase, fuel, ship, mount, contract, other
-    trade_symbol: str | None = None
+    agent: str = Field(max_length=SYMBOL_LENGTH)
+    ship_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    waypoint_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    # flotilla.semconv: sell, purchase, fuel, ship, mount, contract, other
+    kind: str = Field(max_length=SYMBOL_LENGTH)
+    trade_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     units: int
     price_per_unit: int
     total_price: int = Field(sa_type=BigInteger)
     timestamp: datetime = Field(sa_type=TIMESTAMP)
-    behaviour: str | None = None
+    behaviour: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
 
 
 class ExtractionRecord(SQLModel, table=True):
@@ -248,12 +255,12 @@ class ExtractionRecord(SQLModel, table=True):
     )
 
     event_id: uuid.UUID = Field(primary_key=True)
-    agent: str
-    ship_symbol: str
-    waypoint_symbol: str | None = None
-    trade_symbol: str
+    agent: str = Field(max_length=SYMBOL_LENGTH)
+    ship_symbol: str = Field(max_length=SYMBOL_LENGTH)
+    waypoint_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    trade_symbol: str = Field(max_length=SYMBOL_LENGTH)
     units: int
-    survey_signature: str | None = None
+    survey_signature: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     timestamp: datetime = Field(sa_type=TIMESTAMP)
 
 
@@ -264,18 +271,22 @@ class RequestRecord(SQLModel, table=True):
     __table_args__ = (Index("ix_request_log_timestamp", "timestamp"),)
 
     event_id: uuid.UUID = Field(primary_key=True)
-    agent: str
-    ship_symbol: str | None = None
+    agent: str = Field(max_length=SYMBOL_LENGTH)
+    ship_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     endpoint: str
-    method: str
-    priority: str  # flotilla.semconv: cooldown_start, ship_unblock, fleet, background, unspecified
+    method: str = Field(max_length=SYMBOL_LENGTH)
+    # flotilla.semconv: cooldown_start, ship_unblock, fleet, background, unspecified
+    priority: str = Field(max_length=SYMBOL_LENGTH)
     status: int
     error_code: int
     queued_ms: float
     wire_ms: float
     attempts: int
     timestamp: datetime = Field(sa_type=TIMESTAMP)
-    outcome: str  # flotilla.semconv: completed, expired, overloaded, unknown, failed, rejected, …
+    # flotilla.semconv: completed, expired, overloaded, unknown, failed, rejected, …
+    outcome: str = Field(max_length=SYMBOL_LENGTH)
+    # The caller's own id of the call (any text it chose); the event's UUID is `event_id`.
+    call_id: str | None = None
 
 
 # --- per-minute rollups, maintained by the writer ---------------------------------------------

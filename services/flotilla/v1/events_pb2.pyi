@@ -265,7 +265,7 @@ class AgentState(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., symbol: _Optional[str] = ..., credits: _Optional[int] = ..., headquarters: _Optional[str] = ..., starting_faction: _Optional[str] = ..., ship_count: _Optional[int] = ..., observed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RequestLog(_message.Message):
-    __slots__ = ("event_id", "agent", "ship_symbol", "endpoint", "method", "priority", "status", "error_code", "queued_ms", "wire_ms", "attempts", "timestamp", "outcome", "node", "fence_token")
+    __slots__ = ("event_id", "agent", "ship_symbol", "endpoint", "method", "priority", "status", "error_code", "queued_ms", "wire_ms", "attempts", "timestamp", "outcome", "node", "fence_token", "call_id")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     SHIP_SYMBOL_FIELD_NUMBER: _ClassVar[int]
@@ -281,6 +281,7 @@ class RequestLog(_message.Message):
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     FENCE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     agent: str
     ship_symbol: str
@@ -296,7 +297,8 @@ class RequestLog(_message.Message):
     outcome: _api_pb2.CallOutcome
     node: str
     fence_token: int
-    def __init__(self, event_id: _Optional[str] = ..., agent: _Optional[str] = ..., ship_symbol: _Optional[str] = ..., endpoint: _Optional[str] = ..., method: _Optional[str] = ..., priority: _Optional[_Union[_api_pb2.PriorityClass, str]] = ..., status: _Optional[int] = ..., error_code: _Optional[int] = ..., queued_ms: _Optional[float] = ..., wire_ms: _Optional[float] = ..., attempts: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[_api_pb2.CallOutcome, str]] = ..., node: _Optional[str] = ..., fence_token: _Optional[int] = ...) -> None: ...
+    call_id: str
+    def __init__(self, event_id: _Optional[str] = ..., agent: _Optional[str] = ..., ship_symbol: _Optional[str] = ..., endpoint: _Optional[str] = ..., method: _Optional[str] = ..., priority: _Optional[_Union[_api_pb2.PriorityClass, str]] = ..., status: _Optional[int] = ..., error_code: _Optional[int] = ..., queued_ms: _Optional[float] = ..., wire_ms: _Optional[float] = ..., attempts: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[_api_pb2.CallOutcome, str]] = ..., node: _Optional[str] = ..., fence_token: _Optional[int] = ..., call_id: _Optional[str] = ...) -> None: ...
 
 class SurveyDeposit(_message.Message):
     __slots__ = ("symbol",)

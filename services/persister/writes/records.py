@@ -83,6 +83,7 @@ REQUEST_COLUMNS: Final = [
     Column("attempts", "int4"),
     Column("timestamp", "timestamptz"),
     Column("outcome", "text"),
+    Column("call_id", "text"),
 ]
 REQUESTS_SQL: Final = f"""
 WITH fresh AS (
@@ -173,6 +174,7 @@ def request_rows(batch: CoalescedBatch) -> list[Row]:
             r.attempts,
             to_datetime(r.timestamp),
             outcomes[r.outcome],
+            r.call_id or None,
         )
         for event_id, r in batch.requests.items()
     ]

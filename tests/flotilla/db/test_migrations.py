@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
@@ -325,3 +326,50 @@ def test_downgrading_revision_0002_brings_back_the_enum_names(database_url: str)
     ]
     # Revision 0001's view is back, and reads the enum names again.
     assert _fleet_minute(database_url) == (2_000, 1_900, 2)
+
+
+# --- revision 0003: bounded symbols, the caller's call id ---------------------------------------
+
+
+def test_revision_0003_bounds_symbols_keeps_the_rows_and_adds_the_call_id(
+    database_url: str,
+) -> None:
+    migrate.upgrade(database_url, "0002")
+    longest = "S" * 64
+    with psycopg.connect(database_url) as conn:
+        _insert(conn, "request_log", [{**_request(1, "fleet", "completed"), "agent": longest}])
+        _insert(conn, "transactions", [_transaction(1, "sell", 1_000)])
+
+    migrate.upgrade(database_url)
+
+    assert _rows(database_url, "SELECT agent, call_id FROM request_log") == [(longest, None)]
+    assert _rows(database_url, "SELECT ship_symbol FROM transactions") == [("A-1",)]
+    with psycopg.connect(database_url) as conn:
+        _insert(
+            conn,
+            "request_log",
+            [{**_request(2, "fleet", "completed"), "call_id": "caller's own id, any text"}],
+        )
+        with pytest.raises(psycopg.errors.StringDataRightTruncation):
+            _insert(conn, "transactions", [{**_transaction(2, "sell", 1), "agent": "S" * 65}])
+
+
+def test_downgrading_revision_0003_unbounds_symbols_and_drops_the_call_id(
+    database_url: str,
+) -> None:
+    migrate.upgrade(database_url)
+    with psycopg.connect(database_url) as conn:
+        _insert(conn, "request_log", [{**_request(1, "fleet", "completed"), "call_id": "c-1"}])
+    migrate.downgrade(database_url, "0002")
+    assert _version(database_url) == "0002"
+    assert _rows(database_url, "SELECT agent FROM request_log") == [("AGENT",)]
+    with psycopg.connect(database_url) as conn:
+        columns = {
+            row[0]: row[1]
+            for row in conn.execute(
+                "SELECT column_name, character_maximum_length FROM information_schema.columns"
+                " WHERE table_name = 'request_log'"
+            )
+        }
+        _insert(conn, "transactions", [{**_transaction(2, "sell", 1), "agent": "S" * 65}])
+    assert "call_id" not in columns and columns["agent"] is None
