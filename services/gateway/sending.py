@@ -1,5 +1,7 @@
 """The send path of an admitted call: wait in its group's queue for a permit (or be answered
-expired or overloaded without a request), then attempt it on the wire within the retry policy,
+expired or overloaded without a request), check its fencing token once more (a call admitted
+fresh may have gone stale while it waited: `gateway.fencing`), then attempt it on the wire
+within the retry policy,
 teaching the rate limiter and the upstream health from every answer, and end in one
 `ApiResult`."""
 
@@ -18,6 +20,7 @@ from flotilla.logs import redact
 from flotilla.semconv import SpanAttr, priority_name
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome
 from gateway.call import QueuedCall
+from gateway.fencing import FenceBook
 from gateway.limit_group import GroupClosed, Refusal, Ticket
 from gateway.metrics import GatewayMetrics
 from gateway.outcomes import Verdict, is_edge_failure
@@ -52,7 +55,9 @@ class CallSender:
         health: UpstreamHealth,
         sleep: Sleep,
         rng: random.Random,
+        fences: FenceBook | None = None,
     ) -> None:
+        self.fences = fences if fences is not None else FenceBook()
         self._retry = retry
         self._clock = clock
         self._metrics = metrics
@@ -66,6 +71,9 @@ class CallSender:
         refused = await self._wait_for_permit(call)
         if refused is not None:
             return refused
+        stale = self._stale(call)
+        if stale is not None:
+            return stale
         try:
             ended = await run_attempts(
                 functools.partial(self._attempt, call),
@@ -117,6 +125,26 @@ class CallSender:
             return call.result(CallOutcome.CALL_OUTCOME_OVERLOADED, message=_SHUTTING_DOWN)
         call.progress.permit = granted
         return None
+
+    def _stale(self, call: QueuedCall) -> ApiResult | None:
+        """The `FENCED` result of a call whose token went stale while it was queued (its permit
+        and slot given back unused), or None when it may go out."""
+        if call.fence is None:
+            return None
+        reason = self.fences.check(call.fence)
+        if reason is None:
+            return None
+        permit = call.progress.permit
+        group = call.session.group
+        if permit is not None:
+            # No request goes out for it: the limiter stops waiting for its answer and counts
+            # it as possibly spent (there is no way to give a permit back).
+            group.limiter.settle(permit)
+        group.release_slot()
+        self._metrics.fenced.labels(stage="queue").inc()
+        return call.result(
+            CallOutcome.CALL_OUTCOME_FENCED, message=f"{reason} (while it was queued)"
+        )
 
     # --- one attempt ----------------------------------------------------------------------------
 
