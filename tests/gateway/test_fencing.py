@@ -155,7 +155,7 @@ async def delete_lease(js: JetStreamContext, ship: str) -> int:
     kv = await js.key_value(names.LEASES_BUCKET)
     await kv.delete(ship)
     entry = await js.get_last_msg(f"KV_{names.LEASES_BUCKET}", f"$KV.{names.LEASES_BUCKET}.{ship}")
-    return int(entry.seq)
+    return int(entry.seq or 0)
 
 
 async def test_a_released_lease_fences_its_holder_before_the_next_owner_calls(

@@ -287,6 +287,10 @@ class RequestRecord(SQLModel, table=True):
     outcome: str = Field(max_length=SYMBOL_LENGTH)
     # The caller's own id of the call (any text it chose); the event's UUID is `event_id`.
     call_id: str | None = None
+    # The dispatcher node that sent the call, and the lease revision it was sent under (its
+    # fencing token); NULL for calls of other callers, and for calls without a fence.
+    node: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    fence_token: int | None = Field(default=None, sa_type=BigInteger)
 
 
 # --- per-minute rollups, maintained by the writer ---------------------------------------------
