@@ -5,6 +5,7 @@ a gateway that still accepts calls, and a fencing token no older than the ship's
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -145,34 +146,16 @@ class CallAdmission:
         body = bytes(call.json_body)
         session = self._agents.get(agent)
         fence = call.fence if call.HasField("fence") else None
+        refused = functools.partial(
+            Rejected, call_id, agent, method, resolved, priority, ship, node=call.node, fence=fence
+        )
         reason = self._rejection(call, method, body, session)
         if reason is not None or session is None:
-            return Rejected(
-                call_id,
-                agent,
-                method,
-                resolved,
-                priority,
-                ship,
-                reason or "",
-                node=call.node,
-                fence=fence,
-            )
+            return refused(reason or "")
         fenced = self.fences.check(fence) if fence is not None else None
         if fenced is not None:
             self._metrics.fenced.labels(stage="admission").inc()
-            return Rejected(
-                call_id,
-                agent,
-                method,
-                resolved,
-                priority,
-                ship,
-                fenced,
-                outcome=CallOutcome.CALL_OUTCOME_FENCED,
-                node=call.node,
-                fence=fence,
-            )
+            return refused(fenced, outcome=CallOutcome.CALL_OUTCOME_FENCED)
         return QueuedCall(
             session=session,
             resolved=resolved,

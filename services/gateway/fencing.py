@@ -44,8 +44,6 @@ begin with their agent's symbol, so two agents' ships never share one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from typing import Final
 
 from google.protobuf.message import DecodeError
@@ -54,13 +52,11 @@ from nats.js import JetStreamContext
 from flotilla import names
 from flotilla.v1.api_pb2 import ShipFence
 from flotilla.v1.cluster_pb2 import ShipLease
+from flotilla.watching import watch_bucket
 
 __all__ = ["LEASES_STREAM", "FenceBook", "Pair", "follow_leases", "lease_pair", "leases_epoch"]
 
-log = logging.getLogger("gateway.fencing")
-
 LEASES_STREAM: Final = f"KV_{names.LEASES_BUCKET}"
-_TOMBSTONES: Final = ("DEL", "PURGE")
 
 # (epoch, token): compared as a tuple, so a later bucket's tokens supersede an earlier one's.
 Pair = tuple[int, int]
@@ -115,10 +111,10 @@ class FenceBook:
             self._floors[key] = pair
 
 
-def lease_pair(epoch: int, operation: str | None, value: bytes | None, revision: int) -> Pair:
-    """The floor one message of the leases bucket sets for its key: a tombstone's own revision,
-    or a live lease's token."""
-    if operation in _TOMBSTONES or not value:
+def lease_pair(epoch: int, value: bytes | None, revision: int) -> Pair:
+    """The floor one message of the leases bucket sets for its key: a tombstone's (no value)
+    own revision, or a live lease's token."""
+    if not value:
         return (epoch, revision)
     try:
         token = ShipLease.FromString(value).token
@@ -131,38 +127,16 @@ async def follow_leases(
     js: JetStreamContext, book: FenceBook, stopping: asyncio.Event, synced: asyncio.Event
 ) -> None:
     """Rebuild `book` from the leases bucket (`synced` is set once every key's last message is
-    in, with the default floor set), then raise floors from every change until `stopping`."""
+    in), then raise floors from every change until `stopping`."""
     epoch, last = await leases_epoch(js)
-    kv = await js.key_value(names.LEASES_BUCKET)
-    watcher = await kv.watchall()
-    stop = asyncio.ensure_future(stopping.wait())
-    try:
-        while True:
-            update = asyncio.ensure_future(watcher.updates(timeout=3600))  # type: ignore[no-untyped-call]
-            done, _ = await asyncio.wait({update, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if update not in done:
-                update.cancel()
-                return
-            try:
-                entry = update.result()
-            except Exception:
-                continue
-            if entry is None:
-                if not synced.is_set():
-                    book.default = (epoch, last + 1)
-                    log.info(
-                        "fences rebuilt from the leases bucket: %d ship(s), others from %d",
-                        len(book),
-                        last + 1,
-                    )
-                    synced.set()
-                continue
-            pair = lease_pair(epoch, entry.operation, entry.value, entry.revision or 0)
-            if synced.is_set():
-                book.learn(entry.key, pair)
-            else:
-                book.replay(entry.key, pair)
-    finally:
-        stop.cancel()
-        with contextlib.suppress(Exception):
-            await watcher.stop()  # type: ignore[no-untyped-call]
+    # Keys the replay does not name: every tenure of theirs acquired so far is over.
+    book.default = (epoch, last + 1)
+
+    def apply(key: str, value: bytes | None, revision: int) -> None:
+        pair = lease_pair(epoch, value, revision)
+        if synced.is_set():
+            book.learn(key, pair)
+        else:
+            book.replay(key, pair)
+
+    await watch_bucket(js, names.LEASES_BUCKET, apply, stopping, synced)

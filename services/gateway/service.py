@@ -211,6 +211,7 @@ async def run(ctx: ServiceContext[GatewaySettings, GatewayMetrics]) -> None:
     ctx.stack.push_async_callback(_cancel, fences)
     if not await _first(fences_synced, ctx.stopping, fences):
         return
+    log.info("fences rebuilt from the leases bucket: %d ship(s)", len(gateway.fences))
 
     log.info("API at %s", settings.spacetraders.base_url)
     if not await add_configured_agents(gateway, settings, ctx.stopping):

@@ -24,6 +24,7 @@ queued there when its lease ends: those are the late actions fencing must stop.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -54,10 +55,13 @@ from flotilla.v1.cluster_pb2 import ShipLease
 from flotilla.v1.events_pb2 import RequestLog
 from flotilla.v1.fleet_pb2 import ShipAssignment
 
+from .test_cluster import eventually
+from .test_process import LEASE_TTL
+from .test_process import _env as node_env
+
 pytestmark = pytest.mark.slow
 
 WAIT = 45.0
-LEASE_TTL = 2
 TAKEOVER = LEASE_TTL + 2.0  # the bound on "driven again after its owner's death"
 SHIPS = 10
 # The gateway's requests per second: ten ships queue for about three seconds each.
@@ -115,16 +119,7 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 async def until(condition: Callable[[], Any], what: str, within: float = WAIT) -> None:
     """Wait until `condition()` (or the awaitable it returns) is true, or fail."""
-    deadline = time.monotonic() + within
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.05)
+    await eventually(condition, within, what)
 
 
 async def ready(procs: Processes, name: str, port: int) -> None:
@@ -227,7 +222,7 @@ def overlaps(calls: list[Call]) -> list[str]:
     """Every pair of tenures of one ship whose calls on the wire overlap in time."""
     found = []
     for ship, spans in tenures(calls).items():
-        for (s1, e1, n1, t1), (s2, e2, n2, t2) in zip(spans, spans[1:], strict=False):
+        for (s1, e1, n1, t1), (s2, _, n2, t2) in itertools.pairwise(spans):
             if s2 < e1:
                 found.append(f"{ship}: {n1}#{t1} [{s1:.3f}, {e1:.3f}] and {n2}#{t2} from {s2:.3f}")
     return found
@@ -250,17 +245,10 @@ class Cluster:
     waypoint: str = ""
 
     def node_env(self, node: str) -> dict[str, str]:
+        """A node's settings: test_process's fast ones, its probes off, short stop grace."""
         return {
-            "FLOTILLA_NATS_URL": self.nats_url,
-            "FLOTILLA_DISPATCHER_NODE": node,
-            "FLOTILLA_PROBES_HOST": "127.0.0.1",
+            **node_env(self.nats_url, node, 0),
             "FLOTILLA_PROBES_PORT": "off",
-            "FLOTILLA_DISPATCHER_MEMBERSHIP_HEARTBEAT_SECONDS": "0.2",
-            "FLOTILLA_DISPATCHER_MEMBERSHIP_TTL_SECONDS": "1",
-            "FLOTILLA_DISPATCHER_LEASES_TTL_SECONDS": str(LEASE_TTL),
-            "FLOTILLA_DISPATCHER_LEASES_RENEW_INTERVAL_SECONDS": "0.5",
-            "FLOTILLA_DISPATCHER_LEASES_SAFETY_MARGIN_SECONDS": "0.5",
-            "FLOTILLA_DISPATCHER_LEASES_ACQUIRE_INTERVAL_SECONDS": "0.2",
             "FLOTILLA_DISPATCHER_SHIPS_RETRY_BASE_SECONDS": "0.1",
             "FLOTILLA_DISPATCHER_SHIPS_RETRY_MAX_SECONDS": "0.5",
             "FLOTILLA_DISPATCHER_SHIPS_STOP_GRACE_SECONDS": "1",
