@@ -268,7 +268,8 @@ class Cluster:
             except nats.js.errors.NotFoundError:
                 held[ship] = None
                 continue
-            held[ship] = None if is_tombstone(msg.headers) else ShipLease.FromString(msg.data).node
+            lease = ShipLease.FromString(msg.data or b"")
+            held[ship] = None if is_tombstone(msg.headers) else lease.node
         return held
 
     async def tokens(self, node: str) -> dict[str, int]:
@@ -280,7 +281,7 @@ class Cluster:
             )
             if is_tombstone(msg.headers):
                 continue
-            lease = ShipLease.FromString(msg.data)
+            lease = ShipLease.FromString(msg.data or b"")
             if lease.node == node:
                 found[ship] = lease.token or int(msg.seq or 0)
         return found
