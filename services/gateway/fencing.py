@@ -50,11 +50,12 @@ from google.protobuf.message import DecodeError
 from nats.js import JetStreamContext
 
 from flotilla import names
+from flotilla.topology import stream_epoch
 from flotilla.v1.api_pb2 import ShipFence
 from flotilla.v1.cluster_pb2 import ShipLease
 from flotilla.watching import watch_bucket
 
-__all__ = ["LEASES_STREAM", "FenceBook", "Pair", "follow_leases", "lease_pair", "leases_epoch"]
+__all__ = ["LEASES_STREAM", "FenceBook", "Pair", "follow_leases", "lease_pair", "leases_position"]
 
 LEASES_STREAM: Final = f"KV_{names.LEASES_BUCKET}"
 
@@ -62,12 +63,10 @@ LEASES_STREAM: Final = f"KV_{names.LEASES_BUCKET}"
 Pair = tuple[int, int]
 
 
-async def leases_epoch(js: JetStreamContext) -> tuple[int, int]:
-    """The leases bucket's epoch (its creation time in nanoseconds, as the dispatcher reads it)
-    and the last sequence of its stream."""
+async def leases_position(js: JetStreamContext) -> tuple[int, int]:
+    """The leases bucket's epoch (as the dispatcher reads it) and its stream's last sequence."""
     info = await js.stream_info(LEASES_STREAM)
-    epoch = 0 if info.created is None else int(info.created.timestamp() * 1_000_000_000)
-    return epoch, int(info.state.last_seq)
+    return stream_epoch(info), int(info.state.last_seq)
 
 
 class FenceBook:
@@ -128,7 +127,7 @@ async def follow_leases(
 ) -> None:
     """Rebuild `book` from the leases bucket (`synced` is set once every key's last message is
     in), then raise floors from every change until `stopping`."""
-    epoch, last = await leases_epoch(js)
+    epoch, last = await leases_position(js)
     # Keys the replay does not name: every tenure of theirs acquired so far is over.
     book.default = (epoch, last + 1)
 

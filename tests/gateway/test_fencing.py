@@ -12,10 +12,10 @@ import pytest
 from nats.js import JetStreamContext
 
 from flotilla import names
-from flotilla.topology import ensure_topology
+from flotilla.topology import ensure_topology, leases_epoch
 from flotilla.v1.api_pb2 import ApiCall, CallOutcome, ShipFence
 from flotilla.v1.cluster_pb2 import ShipLease
-from gateway.fencing import FenceBook, lease_pair, leases_epoch
+from gateway.fencing import FenceBook, lease_pair
 from gateway.ratelimit import RateLimitConfig
 from gateway.request_log import request_log_event
 
@@ -160,7 +160,7 @@ async def delete_lease(js: JetStreamContext, ship: str) -> int:
 async def test_a_released_lease_fences_its_holder_before_the_next_owner_calls(
     nats_url: str, js: JetStreamContext, fake_api: FakeApi
 ) -> None:
-    epoch, _ = await leases_epoch(js)
+    epoch = await leases_epoch(js)
     async with gateway_on_fake_api(nats_url, fake_api) as running:
         gateway = running.gateway
         token = await put_lease(js, "F-1", "U")
@@ -182,7 +182,7 @@ async def test_a_released_lease_fences_its_holder_before_the_next_owner_calls(
 async def test_a_restarted_gateway_rebuilds_its_fences_from_the_leases_bucket(
     nats_url: str, js: JetStreamContext, fake_api: FakeApi
 ) -> None:
-    epoch, _ = await leases_epoch(js)
+    epoch = await leases_epoch(js)
     live = await put_lease(js, "R-LIVE", "U")
     ended = await put_lease(js, "R-ENDED", "U")
     spare = await put_lease(js, "R-SPARE", "U")
