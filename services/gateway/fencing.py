@@ -37,6 +37,10 @@ owner's own clock check (it stops driving a ship before its lease can lapse) is 
 this the second. A call refused after its queue wait has already been granted a permit: it is
 settled as unanswered, so the limiter counts it as possibly spent rather than lose track of it.
 
+Following the bucket costs one message per lease write, renewals included: ten thousand ships
+renewed every 2.5 s are about 4,000 messages a second (roughly 50 µs of CPU each in nats-py,
+measured on a busy machine: a fifth of a core). The replay at start is one message per key.
+
 Floors are kept per ship symbol alone, as the leases bucket keys them: the game's ship symbols
 begin with their agent's symbol, so two agents' ships never share one.
 """
