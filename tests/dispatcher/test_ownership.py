@@ -67,6 +67,10 @@ SHIPS = 10
 # The gateway's requests per second: ten ships queue for about three seconds each.
 GATEWAY_RATE = 3
 
+# The agent, and so the ship symbols (CHURN-2 … CHURN-B): every node of every membership the
+# tests go through owns some of them by rendezvous, so no step's checks are left empty.
+AGENT = "CHURN"
+
 COMPLETED = CallOutcome.CALL_OUTCOME_COMPLETED
 FENCED = CallOutcome.CALL_OUTCOME_FENCED
 
@@ -340,6 +344,7 @@ async def cluster(nats_url: str, processes: Processes) -> AsyncIterator[Cluster]
             "FLOTILLA_SPACETRADERS_BASE_URL": f"http://127.0.0.1:{sim_port}/v2",
             "FLOTILLA_GATEWAY_RATE_LIMIT_STATIC": str(GATEWAY_RATE),
             "FLOTILLA_GATEWAY_RATE_LIMIT_BURST": "0",
+            "FLOTILLA_GATEWAY_REGISTER_SYMBOL": AGENT,
         },
     )
     await ready(processes, "gateway", gw_probes)
@@ -363,6 +368,7 @@ async def _buy_and_assign(cluster: Cluster) -> None:
         *(api.buy_ship("SHIP_PROBE", cluster.waypoint) for _ in range(SHIPS - 1))
     )
     cluster.ships = [probe.symbol, *(b.ship.symbol for b in bought)]
+    assert sorted(cluster.ships) == sorted(f"{AGENT}-{n:X}" for n in range(2, 2 + SHIPS))
     kv = await cluster.js.key_value(names.ASSIGNMENTS_BUCKET)
     for ship in cluster.ships:
         assignment = ShipAssignment(
@@ -402,6 +408,7 @@ async def test_no_ship_is_driven_by_two_nodes_under_churn(cluster: Cluster) -> N
     # SIGKILL: no drain, no release; the ships are taken when the leases lapse.
     held = await cluster.holders()
     killed_ships = [s for s, n in held.items() if n == "U"]
+    assert killed_ships
     cluster.procs.signal("U", signal.SIGKILL)
     killed = time.time()
     cluster.procs.wait("U")
@@ -417,6 +424,7 @@ async def test_no_ship_is_driven_by_two_nodes_under_churn(cluster: Cluster) -> N
     # SIGTERM: V drains, releases every lease, exits 0.
     held = await cluster.holders()
     drained_ships = [s for s, n in held.items() if n == "V"]
+    assert drained_ships
     cluster.procs.signal("V", signal.SIGTERM)
     drained = time.time()
     assert cluster.procs.wait("V") == 0, cluster.procs.log("V")
