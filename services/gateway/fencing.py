@@ -4,10 +4,10 @@ answering `CALL_OUTCOME_FENCED` without sending a request.
 A dispatcher node sends every ship action with the ship's `ShipFence`: the revision at which it
 acquired the ship's lease in the leases bucket (its token) and the bucket's creation time (its
 epoch). `FenceBook` keeps, per ship, the highest `(epoch, token)` pair — the *floor* — and
-refuses a pair below it. A call is checked twice: at admission, and again right before it is
-sent, after its wait in the queue (a call admitted while its lease was live may wait long enough
-for the lease to lapse and another node to take the ship; a killed or frozen node's queued calls
-are exactly these).
+refuses a pair below it. A call is checked at admission and again right before each of its
+attempts goes on the wire, after its wait in the queue (a call admitted while its lease was live
+may wait long enough for the lease to lapse and another node to take the ship; a killed or
+frozen node's queued calls are exactly these) and after any wait between attempts.
 
 Where the floors come from, and why they survive a restart without being stored anywhere:
 
@@ -34,8 +34,8 @@ Where the floors come from, and why they survive a restart without being stored 
 What it does not cover: between a tombstone and its delivery here (the watch's latency, well
 under a second) a late call of the old owner passes if the new owner has not called yet; the old
 owner's own clock check (it stops driving a ship before its lease can lapse) is the first line,
-this the second. A call refused after its queue wait has already been granted a permit: it is
-settled as unanswered, so the limiter counts it as possibly spent rather than lose track of it.
+this the second. A call refused after a wait has already been granted a permit: it is settled as
+unanswered, so the limiter counts it as possibly spent rather than lose track of it.
 
 Following the bucket costs one message per lease write, renewals included: ten thousand ships
 renewed every 2.5 s are about 4,000 messages a second (roughly 50 µs of CPU each in nats-py,

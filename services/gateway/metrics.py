@@ -86,7 +86,8 @@ class GatewayMetrics:
         self.fenced = Counter(
             _name("fenced"),
             "Calls refused without a request because their fencing token is older than one known"
-            " for the ship; stage is 'admission' or 'queue' (gone stale while it waited).",
+            " for the ship; stage is 'admission', 'queue' (gone stale while it waited) or 'retry'"
+            " (gone stale between attempts).",
             ["stage"],
             registry=r,
         )

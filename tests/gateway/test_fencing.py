@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import nats
 import pytest
 from nats.js import JetStreamContext
@@ -127,6 +128,24 @@ async def test_a_call_that_goes_stale_while_queued_is_fenced_before_the_wire(
     assert stale.result.attempts == 0 and stale.result.queued_ms > 0
     assert fresh.result.outcome == COMPLETED and after.result.outcome == COMPLETED
     assert fake_api.paths() == ["/my/agent", "/my/ships/S-1/extract", "/my/ships/S-1/extract"]
+
+
+async def test_a_retry_is_not_sent_once_the_token_has_gone_stale(fake_api: FakeApi) -> None:
+    async with fake_gateway(fake_api) as gateway:
+
+        async def refuse_while_taken_over(request: httpx.Request) -> httpx.Response:
+            # The connection fails before the request leaves (a retry would be safe), and
+            # meanwhile another node's newer lease for the ship is seen.
+            gateway.fences.learn("S-1", (EPOCH, 9))
+            raise httpx.ConnectError("connection refused", request=request)
+
+        fake_api.handler = refuse_while_taken_over
+        record = await gateway.execute(action("S-1", 5))
+        assert fenced_count(gateway.metrics, "retry") == 1
+    result = record.result
+    assert result.outcome == FENCED and "before attempt 2" in result.error_message
+    assert result.attempts == 1  # the one attempt that failed before any byte left
+    assert fake_api.paths() == ["/my/ships/S-1/extract"]
 
 
 # --- the service and the leases bucket --------------------------------------------------------
