@@ -251,10 +251,10 @@ def _asteroid(world: World, system: str) -> str:
     return found[0][1] if found else ""
 
 
-def _markets(world: World, system: str) -> list[str]:
-    return sorted(
-        w.symbol for w in world.waypoints if w.system == system and "MARKETPLACE" in w.traits
-    )
+def _watch_points(world: World, system: str, target: str) -> list[str]:
+    """The waypoints of `system` a probe watching `target` (market or shipyard) may hold."""
+    trait = "SHIPYARD" if target == "shipyard" else "MARKETPLACE"
+    return sorted(w.symbol for w in world.waypoints if w.system == system and trait in w.traits)
 
 
 def _shipyard_for(world: World, ship: ShipView) -> str:
@@ -284,9 +284,16 @@ def _role_assign(
     if not waypoint and role.behaviour == "mine":
         waypoint = _asteroid(world, ship.system)
     if not waypoint and role.behaviour == "probe":
-        targets = probe_targets.setdefault(ship.system, _markets(world, ship.system))
-        if targets:
-            waypoint = targets.pop(0)
+        # A probe stays where it is when that is a free place to watch, else takes the first.
+        target = role.params.get("target", "market")
+        key = f"{ship.system}/{target}"
+        targets = probe_targets.setdefault(key, _watch_points(world, ship.system, target))
+        if ship.waypoint in targets:
+            waypoint = ship.waypoint
+        elif targets:
+            waypoint = targets[0]
+        if waypoint in targets:
+            targets.remove(waypoint)
     return Assign(
         ship.symbol,
         role.name,
