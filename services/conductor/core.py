@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -438,8 +439,11 @@ class Conductor:
         assignments, make at most one purchase. None when nothing could be decided."""
         started = time.perf_counter()
         try:
+            listings = self.buyer.listings
             if not await self.buyer.settle(stopping):
                 return None
+            if self.buyer.listings != listings or self.credits is None:
+                await self._refresh_credits()
             await self._refresh()
             if self.paused.all:
                 return None
@@ -470,9 +474,40 @@ class Conductor:
         finally:
             self.metrics.reconcile_seconds.observe(time.perf_counter() - started)
 
+    async def _refresh_credits(self) -> None:
+        try:
+            agent = await self.api.get_agent()
+        except CallError as exc:
+            log.warning("credits not read: %s", exc)
+            self.credits = None
+            self._credits_at = None
+            return
+        self.credits = agent.credits
+        self._credits_at = self.clock.now()
+
     async def _purchase(self, actions: Actions, stored: StoredPlan) -> None:
         purchase = actions.purchases[0]
         choice = next((c for c in actions.choices if c.role == purchase.role), None)
+        # Prices move with every sale: read the shipyard's price now, and the credits, so that
+        # the reserve holds against the price actually charged.
+        prices = await self.buyer.observe_shipyard(purchase.shipyard)
+        price = prices.get(purchase.ship_type)
+        await self._refresh_credits()
+        if price is None or self.credits is None or self.credits - price < stored.plan.reserve:
+            await self.record(
+                "purchase",
+                "skipped",
+                role=purchase.role,
+                figures={
+                    "ship_type": purchase.ship_type,
+                    "shipyard": purchase.shipyard,
+                    "price_now": price,
+                    "credits": self.credits,
+                    "reserve": stored.plan.reserve,
+                },
+            )
+            return
+        purchase = dataclasses.replace(purchase, price=price, credits_after=self.credits - price)
         result = await self.buyer.buy(purchase, self.leader.confirm)
         self.purchases.append(result)
         self.metrics.purchases.labels(result.outcome).inc()
@@ -497,16 +532,10 @@ class Conductor:
             role=purchase.role,
             figures=figures,
         )
-        if result.outcome == "refused":
-            # Prices or credits differ from what the view said: read them again next pass.
+        if result.credits is None:
+            # The answer did not say: the credits are read again before any other purchase.
             self.credits = None
             self._credits_at = None
-            try:
-                agent = await self.api.get_agent()
-                self._set_credits(agent.credits, self.clock.now())
-            except CallError:
-                pass
-            self._observed_yards.discard(purchase.shipyard)
         if result.outcome in ("bought", "unknown", "refused"):
             self.wake.set()
 
