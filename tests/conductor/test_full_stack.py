@@ -99,39 +99,38 @@ async def _check_roles(stack: Stack, reserve: int, conductor: Conductor) -> None
 async def test_a_plan_is_reached_exactly_and_the_dry_run_said_so(
     nats_url: str, migrated_url: str, tmp_path: Path
 ) -> None:
-    async with full_stack(nats_url, migrated_url, tmp_path) as stack:
-        async with stack.conductor() as running:
-            conductor: Conductor = running.exposed["conductor"]
+    async with full_stack(nats_url, migrated_url, tmp_path) as stack, stack.conductor() as running:
+        conductor: Conductor = running.exposed["conductor"]
 
-            async def assigned() -> bool:
-                return len(await stack.assignments()) == 2
+        async def assigned() -> bool:
+            return len(await stack.assignments()) == 2
 
-            await wait_for(assigned, 60, "the starting ships assigned")
-            proposed = FleetPlan.from_yaml(drones(3, reserve=30_000))
-            dry = await conductor.dry_run(proposed)
-            assert [p.ship_type for p in dry.purchases] == ["SHIP_MINING_DRONE"] * 3
-            assert len({p.shipyard for p in dry.purchases}) == 1
-            assert all(p.credits_after >= 30_000 for p in dry.purchases)
-            before = await stack.assignments()
-            await conductor.replace_plan(proposed, author="test")
-            await _settled(stack, [conductor], 3)
-            await _check_roles(stack, 30_000, conductor)
-            after = await stack.assignments()
-            # What the dry run said about the ships already there is what was written.
-            for a in dry.assignments:
-                got = after[a.ship]
-                assert (got.role, got.behaviour, got.waypoint_symbol) == (
-                    a.role,
-                    a.behaviour,
-                    a.waypoint,
-                )
-            bought = set(after) - set(before)
-            assert len(bought) == len(dry.purchases)
-            shipyard = dry.purchases[0].shipyard
-            ships = {s.symbol: s for s in await stack.ships()}
-            assert {ships[s].nav.waypoint_symbol for s in bought} == {shipyard}
-            purchases = await conductor.decisions(kind="purchase")
-            assert [d.reason for d in purchases] == ["bought"] * 3
+        await wait_for(assigned, 60, "the starting ships assigned")
+        proposed = FleetPlan.from_yaml(drones(3, reserve=30_000))
+        dry = await conductor.dry_run(proposed)
+        assert [p.ship_type for p in dry.purchases] == ["SHIP_MINING_DRONE"] * 3
+        assert len({p.shipyard for p in dry.purchases}) == 1
+        assert all(p.credits_after >= 30_000 for p in dry.purchases)
+        before = await stack.assignments()
+        await conductor.replace_plan(proposed, author="test")
+        await _settled(stack, [conductor], 3)
+        await _check_roles(stack, 30_000, conductor)
+        after = await stack.assignments()
+        # What the dry run said about the ships already there is what was written.
+        for a in dry.assignments:
+            got = after[a.ship]
+            assert (got.role, got.behaviour, got.waypoint_symbol) == (
+                a.role,
+                a.behaviour,
+                a.waypoint,
+            )
+        bought = set(after) - set(before)
+        assert len(bought) == len(dry.purchases)
+        shipyard = dry.purchases[0].shipyard
+        ships = {s.symbol: s for s in await stack.ships()}
+        assert {ships[s].nav.waypoint_symbol for s in bought} == {shipyard}
+        purchases = await conductor.decisions(kind="purchase")
+        assert [d.reason for d in purchases] == ["bought"] * 3
 
 
 async def test_the_reserve_stops_purchases_short_of_the_plan(
@@ -152,33 +151,35 @@ async def test_the_reserve_stops_purchases_short_of_the_plan(
 async def test_a_manual_override_holds_until_it_expires(
     nats_url: str, migrated_url: str, tmp_path: Path
 ) -> None:
-    async with full_stack(nats_url, migrated_url, tmp_path) as stack:
-        async with stack.conductor(drones(1)) as running:
-            conductor: Conductor = running.exposed["conductor"]
-            await _settled(stack, [conductor], 1)
-            drone = next(
-                s.symbol for s in await stack.ships() if s.frame and s.frame.symbol == DRONE_FRAME
-            )
-            expires = conductor.clock.now() + timedelta(seconds=4)
-            await conductor.set_override(drone, "survey", reason="look", expires_at=expires)
+    async with (
+        full_stack(nats_url, migrated_url, tmp_path) as stack,
+        stack.conductor(drones(1)) as running,
+    ):
+        conductor: Conductor = running.exposed["conductor"]
+        await _settled(stack, [conductor], 1)
+        drone = next(
+            s.symbol for s in await stack.ships() if s.frame and s.frame.symbol == DRONE_FRAME
+        )
+        expires = conductor.clock.now() + timedelta(seconds=4)
+        await conductor.set_override(drone, "survey", reason="look", expires_at=expires)
 
-            async def overridden() -> bool:
-                a = (await stack.assignments()).get(drone)
-                return a is not None and a.manual and a.behaviour == "survey"
+        async def overridden() -> bool:
+            a = (await stack.assignments()).get(drone)
+            return a is not None and a.manual and a.behaviour == "survey"
 
-            await wait_for(overridden, 30, "the override written")
-            flips: list[Any] = []
+        await wait_for(overridden, 30, "the override written")
+        flips: list[Any] = []
 
-            async def back() -> bool:
-                a = (await stack.assignments()).get(drone)
-                if a is not None and not a.manual and a.behaviour == "mine":
-                    flips.append(conductor.clock.now())
-                    return True
-                return False
+        async def back() -> bool:
+            a = (await stack.assignments()).get(drone)
+            if a is not None and not a.manual and a.behaviour == "mine":
+                flips.append(conductor.clock.now())
+                return True
+            return False
 
-            await wait_for(back, 30, "the role's assignment back")
-            assert flips[0] >= expires
-            assert await stack.count(DRONE_FRAME) == 1  # the overridden ship was not replaced
+        await wait_for(back, 30, "the role's assignment back")
+        assert flips[0] >= expires
+        assert await stack.count(DRONE_FRAME) == 1  # the overridden ship was not replaced
 
 
 async def test_two_conductors_buy_exactly_the_plan(
