@@ -90,7 +90,12 @@ class PlanSection(Section):
     initial_file: str = Field(
         default="",
         description="a YAML or JSON plan stored as revision 1 when no plan is stored ('': an"
-        " empty plan)",
+        " empty plan, or the default plan with `simulator_default`)",
+    )
+    simulator_default: bool = Field(
+        default=False,
+        description="with no initial file, store the default plan for the simulator's starting"
+        " agent (what `flotilla up` does)",
     )
 
 
