@@ -3,9 +3,8 @@ with exactly N — alone, killed during a purchase and restarted, beside a secon
 answers lost — the reserve is never crossed, every ship's assignment matches its role, a manual
 override holds until it expires, and the dry run's answer is what the reconciler then does.
 
-Lost answers: the simulator's after-the-action faults are not on this branch yet, so the test
-uses its dropped connections, which cut a purchase *before* it is applied; the gateway reports
-both the same way (outcome unknown, not resent), which is what the conductor acts on.
+Lost answers are the simulator's after-the-action faults: the purchase is applied, then its
+connection dropped, so the gateway can only report the outcome unknown (and never resends).
 """
 
 from __future__ import annotations
