@@ -39,7 +39,6 @@ log = logging.getLogger("conductor")
 
 _PAUSE_KEY = "paused"
 _PARKED_KEY = "parked"
-_EARNINGS_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,7 @@ class Conductor:
         buyer: Buyer,
         metrics: ConductorMetrics,
         earnings_window_seconds: float,
+        earnings_refresh_seconds: float = 60.0,
     ) -> None:
         self.js = js
         self.pool = pool
@@ -95,6 +95,7 @@ class Conductor:
         self.buyer = buyer
         self.metrics = metrics
         self._earnings_window = earnings_window_seconds
+        self._earnings_every = earnings_refresh_seconds
         self.plan: StoredPlan | None = None
         self.agent = ""
         self.credits: int | None = None
@@ -110,6 +111,7 @@ class Conductor:
         self._observed_yards: set[str] = set()
         self._observed_systems: set[str] = set()
         self.passes = 0
+        self._choices: dict[str, str] = {}
 
     # --- the operations the API uses --------------------------------------------------------
 
@@ -336,6 +338,7 @@ class Conductor:
         if stored is not None and (self.plan is None or stored.revision != self.plan.revision):
             self.plan = stored
             await self._publish_plan(stored)
+        await self.store.drop_expired(self.clock.now())
         self._overrides = await self.store.overrides()
         self.paused = await self._read_paused()
         self.parked = await self._read_parked()
@@ -348,7 +351,7 @@ class Conductor:
                 row = await cur.fetchone()
             if row:
                 self._set_credits(int(row[0]), row[1])
-        if time.monotonic() - self._earnings_read > _EARNINGS_EVERY:
+        if time.monotonic() - self._earnings_read > self._earnings_every:
             self._earnings_read = time.monotonic()
             await self._read_earnings()
 
@@ -456,16 +459,17 @@ class Conductor:
             for role, count in actions.desired.items():
                 self.metrics.desired.labels(role).set(count)
                 self.metrics.actual.labels(role).set(actions.actual.get(role, 0))
-            for choice in actions.choices:
-                log.info(
-                    "role %s (auto) chooses %s: %s; figures %s",
-                    choice.role,
-                    choice.ship_type,
-                    choice.reason,
-                    dict(choice.figures),
-                )
             if not self.leader.is_leader:
                 return None
+            for choice in actions.choices:
+                if self._choices.get(choice.role) != choice.ship_type:
+                    self._choices[choice.role] = choice.ship_type
+                    await self.record(
+                        "auto_choice",
+                        f"{choice.ship_type}: {choice.reason}",
+                        role=choice.role,
+                        figures=dict(choice.figures),
+                    )
             self.passes += 1
             await self.write_assignments(actions.assignments, stored.revision)
             if actions.purchases:

@@ -141,6 +141,7 @@ async def run(ctx: ServiceContext[ConductorSettings, ConductorMetrics]) -> None:
         buyer=buyer,
         metrics=ctx.metrics,
         earnings_window_seconds=settings.reconcile.earnings_window_seconds,
+        earnings_refresh_seconds=settings.reconcile.earnings_refresh_seconds,
     )
     ctx.exposed.update(conductor=conductor, leader=leader, view=view, buyer=buyer, store=store)
     ctx.health.watch(

@@ -45,6 +45,9 @@ class ReconcileSection(Section):
         gt=0,
         description="the window of measured earnings that `auto` roles choose ship types by",
     )
+    earnings_refresh_seconds: float = Field(
+        default=60.0, gt=0, description="how often the measured earnings are read again"
+    )
 
 
 class PurchaseSection(Section):

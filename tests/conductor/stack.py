@@ -28,7 +28,7 @@ from flotilla.v1.fleet_pb2 import ShipAssignment
 
 FAST = {
     "leader": {"ttl_seconds": 2, "renew_seconds": 0.5},
-    "reconcile": {"interval_seconds": 0.3},
+    "reconcile": {"interval_seconds": 0.3, "earnings_refresh_seconds": 0.5},
     "purchases": {"deadline_seconds": 5.0, "settle_seconds": 3.0, "list_deadline_seconds": 30.0},
 }
 

@@ -252,3 +252,55 @@ async def test_lost_answers_are_settled_by_listing_the_fleet(
         outcomes = [d.reason for d in await conductor.decisions(kind="purchase")]
         assert outcomes.count("bought") <= 10
         assert "unknown" in outcomes or conductor.buyer.listings > 1, outcomes
+
+
+async def test_an_auto_role_buys_the_type_earning_most_per_credit(
+    nats_url: str, migrated_url: str, tmp_path: Path
+) -> None:
+    base = drones(1, reserve=10_000).replace("watch", "watch\n    priority: 0", 1)
+    async with (
+        full_stack(nats_url, migrated_url, tmp_path) as stack,
+        stack.conductor(base) as running,
+    ):
+        conductor: Conductor = running.exposed["conductor"]
+        await _settled(stack, [conductor], 1)
+        drone = next(s for s, v in conductor.view.ships().items() if v.ship_type.endswith("DRONE"))
+        # The drone has earned 50 000 credits in the last half hour (rows as the persister
+        # writes them); no probe has earned anything.
+        now = conductor.clock.now()
+        async with conductor.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO credit_minutes"
+                " (minute, agent, ship_symbol, behaviour, kind, credits, transactions)"
+                " VALUES (%s, %s, %s, 'mine', 'sell', 50000, 10)",
+                (
+                    now.replace(second=0, microsecond=0) - timedelta(minutes=30),
+                    conductor.agent,
+                    drone,
+                ),
+            )
+
+        async def measured() -> bool:
+            return "SHIP_MINING_DRONE" in conductor.world().earnings
+
+        await wait_for(measured, 30, "the earnings read")
+        # The probe is cheaper, but only the drone has measured earnings per credit.
+        auto = """\
+  - name: best
+    ship_type: auto
+    allowed_types: [SHIP_PROBE, SHIP_MINING_DRONE]
+    count: 1
+    behaviour: mine
+    priority: 5
+"""
+        await conductor.replace_plan(FleetPlan.from_yaml(base + auto), author="test")
+        await _settled(stack, [conductor], 2)
+        assert conductor.last_actions is not None
+        assert conductor.last_actions.members["best"] != []
+        (choice,) = await conductor.decisions(kind="auto_choice")
+        assert choice.role == "best" and choice.reason.startswith("SHIP_MINING_DRONE: highest")
+        assert choice.figures["SHIP_MINING_DRONE"]["cph_per_ship"] > 0
+        assert choice.figures["SHIP_PROBE"]["cph_per_ship"] is None
+        assert choice.figures["SHIP_PROBE"]["price"] < choice.figures["SHIP_MINING_DRONE"]["price"]
+        probes = sum(1 for s in await stack.ships() if s.frame and s.frame.symbol == "FRAME_PROBE")
+        assert probes == 1
