@@ -450,7 +450,8 @@ class Conductor:
             await self._refresh()
             if self.paused.all:
                 return None
-            await self._fill_view_gaps()
+            if self.leader.is_leader:
+                await self._fill_view_gaps()
             stored = self.plan
             if stored is None:
                 return None
