@@ -20,7 +20,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from flotilla import names
-from flotilla.client import GatewayTransport, SpaceTradersClient
+from flotilla.client import CallError, GatewayTransport, SpaceTradersClient
 from flotilla.client.models import Ship
 from flotilla.kit import RunningService, open_service
 from flotilla.settings import load_settings
@@ -147,6 +147,15 @@ async def full_stack(
 
                 await wait_for(serving, 30, "the gateway")
                 api = SpaceTradersClient(GatewayTransport(nc))
+
+                async def answering() -> bool:
+                    try:
+                        await api.get_agent(deadline=10)
+                    except CallError:
+                        return False
+                    return True
+
+                await wait_for(answering, 60, "the gateway answering for its agent")
                 yield Stack(nats_url, database_url, nc, api, plan_dir)
             finally:
                 await nc.drain()
