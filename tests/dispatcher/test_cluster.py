@@ -78,7 +78,7 @@ async def lease_holder(js: JetStreamContext, ship: str) -> str | None:
         return None
     if is_tombstone(msg.headers):
         return None
-    return ShipLease.FromString(msg.data).node
+    return ShipLease.FromString(msg.data or b"").node
 
 
 async def _released(js: JetStreamContext, ship: str) -> bool:
@@ -113,7 +113,11 @@ async def _nodes(
                 open_service(SERVICE, node_settings(nats_url, name), seams={"transport": game})
             )
         for node in running.values():
-            await eventually(lambda node=node: "ownership" in node.exposed, what="node started")
+
+            def started(node: Any = node) -> bool:
+                return "ownership" in node.exposed
+
+            await eventually(started, what="node started")
         yield running
 
 

@@ -132,7 +132,7 @@ async def _holder(js: JetStreamContext, ship: str) -> str | None:
         )
     except nats.js.errors.NotFoundError:
         return None
-    return None if is_tombstone(msg.headers) else ShipLease.FromString(msg.data).node
+    return None if is_tombstone(msg.headers) else ShipLease.FromString(msg.data or b"").node
 
 
 async def _holders(js: JetStreamContext, ships: list[str]) -> list[str | None]:
