@@ -31,3 +31,12 @@ async def _eventually(condition: Callable[[], Any], within: float = 15.0, what: 
 def eventually() -> Eventually:
     """`await eventually(condition, within=…, what=…)`: wait on a condition with a timeout."""
     return _eventually
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    """A fresh database with the schema at head."""
+    from flotilla.db import migrate
+
+    migrate.upgrade(database_url)
+    return database_url

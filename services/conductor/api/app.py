@@ -67,6 +67,15 @@ _PLAN_BODY = {
 }
 
 
+Minutes = Annotated[
+    int, Query(ge=1, le=MAX_WINDOW_MINUTES, description="the window's length in minutes")
+]
+Until = Annotated[
+    datetime | None,
+    Query(description="the window's end (default: now); with a time zone, else UTC"),
+]
+
+
 class PlanOut(BaseModel):
     """One revision of the plan."""
 
@@ -227,14 +236,6 @@ def create_app(
     def since(minutes: int, until: datetime | None) -> tuple[datetime, timedelta]:
         end = until.astimezone(UTC) if until is not None else clock.now()
         return end, timedelta(minutes=minutes)
-
-    Minutes = Annotated[
-        int, Query(ge=1, le=MAX_WINDOW_MINUTES, description="the window's length in minutes")
-    ]
-    Until = Annotated[
-        datetime | None,
-        Query(description="the window's end (default: now); with a time zone, else UTC"),
-    ]
 
     # --- the plan -----------------------------------------------------------------------------
 

@@ -2,8 +2,6 @@
 (compared in constant time). The token comes from the conductor's settings and is never logged
 or echoed; with no token configured every write is refused (403)."""
 
-from __future__ import annotations
-
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Annotated
