@@ -6,35 +6,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 import yaml  # type: ignore[import-untyped]
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import SecretStr
 
 from conductor.api import API_PREFIX, create_app
-from conductor.api.control import ConductorControl, DryRun, Override, PauseState, PlanRevision
+from conductor.api.control import ConductorControl, PauseState
 from conductor.saturation import (
     CallSample,
-    Load,
-    LoadMonitor,
-    SaturationController,
-    SaturationSection,
 )
 from flotilla.clock import ManualClock
-from flotilla.db import migrate, plan_records
+from flotilla.db import plan_records
 from flotilla.db.pool import PoolSection, open_pool
 from flotilla.serving import bind_socket, serving, socket_address
-from flotilla.v1 import api_pb2, events_pb2, fleet_pb2
-from persister.coalesce import coalesce_batch
-from persister.contract import decode_event
-from persister.writes import BatchWriter
+from flotilla.v1 import events_pb2, fleet_pb2
 
 TOKEN = "s3cret-token"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -44,187 +36,6 @@ SUBJECTS = {
     events_pb2.RequestLog: "flotilla.events.request",
     events_pb2.AgentState: "flotilla.events.agent",
 }
-
-
-def _ship(symbol: str, status: str, behaviour: str) -> events_pb2.ShipState:
-    state = events_pb2.ShipState(
-        event_id=str(uuid.uuid4()),
-        agent="AGENT",
-        ship_symbol=symbol,
-        version=1,
-        changed=["nav", "mounts", "role"],
-        role="EXCAVATOR",
-        behaviour=behaviour,
-    )
-    state.observed_at.FromDatetime(NOW - timedelta(minutes=30))
-    state.nav.system_symbol = "X1-AA"
-    state.nav.waypoint_symbol = "X1-AA-A1"
-    state.nav.status = status
-    state.nav.flight_mode = "CRUISE"
-    state.mounts.symbols.extend(["MOUNT_MINING_LASER_I"])
-    return state
-
-
-def _sale(ship: str, total: int, minutes_ago: float) -> events_pb2.Transaction:
-    tx = events_pb2.Transaction(
-        event_id=str(uuid.uuid4()),
-        agent="AGENT",
-        ship_symbol=ship,
-        waypoint_symbol="X1-AA-A1",
-        kind=events_pb2.TRANSACTION_KIND_SELL,
-        trade_symbol="IRON_ORE",
-        units=10,
-        price_per_unit=total // 10,
-        total_price=total,
-        behaviour="mine",
-    )
-    tx.timestamp.FromDatetime(NOW - timedelta(minutes=minutes_ago))
-    return tx
-
-
-def _call(ship: str, minutes_ago: float, queued_ms: float) -> events_pb2.RequestLog:
-    log = events_pb2.RequestLog(
-        event_id=str(uuid.uuid4()),
-        agent="AGENT",
-        ship_symbol=ship,
-        endpoint="/my/ships/{shipSymbol}/extract",
-        method="POST",
-        priority=api_pb2.PRIORITY_CLASS_COOLDOWN_START,
-        status=201,
-        queued_ms=queued_ms,
-        wire_ms=100.0,
-        attempts=1,
-        outcome=api_pb2.CALL_OUTCOME_COMPLETED,
-    )
-    log.timestamp.FromDatetime(NOW - timedelta(minutes=minutes_ago))
-    return log
-
-
-def _agent() -> events_pb2.AgentState:
-    agent = events_pb2.AgentState(
-        event_id=str(uuid.uuid4()),
-        symbol="AGENT",
-        credits=175_000,
-        headquarters="X1-AA-A1",
-        starting_faction="COSMIC",
-        ship_count=3,
-    )
-    agent.observed_at.FromDatetime(NOW - timedelta(minutes=1))
-    return agent
-
-
-def _fleet() -> list[Any]:
-    return [
-        _agent(),
-        _ship("AGENT-1", "IN_ORBIT", "mine"),
-        _ship("AGENT-2", "DOCKED", "mine"),
-        _ship("AGENT-3", "IN_TRANSIT", "explore"),
-        _sale("AGENT-1", 1_000, 50),
-        _sale("AGENT-1", 2_000, 20),
-        _sale("AGENT-2", 600, 10),
-        *(_call("AGENT-1", m, 250.0) for m in (40, 30, 5)),
-        _call("AGENT-2", 5, 750.0),
-    ]
-
-
-async def _write(url: str, messages: Sequence[Any]) -> None:
-    batch = coalesce_batch(decode_event(SUBJECTS[type(m)], m.SerializeToString()) for m in messages)
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await BatchWriter().write(conn, batch)
-
-
-class _Role(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    ship_type: Literal["SHIP_MINING_DRONE", "SHIP_PROBE"]
-    count: int = Field(ge=0)
-    behaviour: Literal["mine", "explore", "idle"]
-
-
-class _Plan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    roles: list[_Role]
-    credit_reserve: int = Field(default=0, ge=0)
-
-
-class StandInControl:
-    """Stands in for the conductor's state object (not yet on this branch): it keeps the plan,
-    overrides and pauses in memory with the same protocol. Replaced by the real one on merge."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        self.clock = clock
-        self.saturation = SaturationController(SaturationSection(), clock)
-        self.load_monitor = LoadMonitor(SaturationSection())
-        self.revisions: list[PlanRevision] = []
-        self._overrides: dict[str, Override] = {}
-        self.paused = PauseState(False, False, False)
-
-    def now_load(self) -> Load:
-        return self.load_monitor.load(self.clock.time())
-
-    def validate_plan(self, document: Any) -> Any:
-        return _Plan.model_validate(document)
-
-    async def current_plan(self) -> PlanRevision | None:
-        return self.revisions[-1] if self.revisions else None
-
-    async def plan_history(self, limit: int) -> list[PlanRevision]:
-        return self.revisions[::-1][:limit]
-
-    async def replace_plan(self, plan: Any, *, updated_by: str) -> PlanRevision:
-        revision = PlanRevision(
-            len(self.revisions) + 1, plan.model_dump(), self.clock.now(), updated_by
-        )
-        self.revisions.append(revision)
-        return revision
-
-    async def dry_run(self, plan: Any) -> DryRun:
-        return DryRun(
-            purchases=[{"ship_type": r.ship_type, "count": r.count} for r in plan.roles],
-            assignments=[],
-        )
-
-    async def overrides(self) -> Mapping[str, Override]:
-        return dict(self._overrides)
-
-    async def set_override(
-        self,
-        ship_symbol: str,
-        *,
-        behaviour: str,
-        params: Mapping[str, str],
-        waypoint_symbol: str,
-        expires_at: datetime | None,
-    ) -> Override:
-        if not ship_symbol.startswith("AGENT-"):
-            raise KeyError(ship_symbol)
-        if behaviour not in ("mine", "explore", "idle"):
-            raise ValueError(f"unknown behaviour {behaviour!r}")
-        override = Override(
-            ship_symbol, behaviour, dict(params), waypoint_symbol, expires_at, self.clock.now()
-        )
-        self._overrides[ship_symbol] = override
-        return override
-
-    async def clear_override(self, ship_symbol: str) -> bool:
-        return self._overrides.pop(ship_symbol, None) is not None
-
-    def pause_state(self) -> PauseState:
-        return self.paused
-
-    async def pause(self, *, everything: bool) -> PauseState:
-        self.paused = PauseState(
-            True, everything or self.paused.everything, self.saturation.purchases_paused
-        )
-        return self.paused
-
-    async def resume(self, *, everything: bool) -> PauseState:
-        self.paused = (
-            PauseState(self.paused.purchases, False, self.saturation.purchases_paused)
-            if everything
-            else PauseState(False, self.paused.everything, self.saturation.purchases_paused)
-        )
-        return self.paused
 
 
 @contextlib.asynccontextmanager
@@ -246,13 +57,11 @@ async def running_api(
 
 
 @pytest.fixture
-async def api(migrated_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, StandInControl]]:
-    migrate.upgrade(migrated_url)
-    await _write(migrated_url, _fleet())
+async def api(filled_url: str, make_control: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
     clock = ManualClock(NOW)
-    control = StandInControl(clock)
+    control = make_control(clock)
     async with (
-        running_api(migrated_url, control, clock) as base,
+        running_api(filled_url, control, clock) as base,
         httpx.AsyncClient(base_url=base + API_PREFIX, timeout=30) as client,
     ):
         yield client, control
@@ -380,9 +189,11 @@ async def test_every_write_needs_the_token(
     assert TOKEN not in caplog.text
 
 
-async def test_without_a_configured_token_every_write_is_refused(migrated_url: str) -> None:
+async def test_without_a_configured_token_every_write_is_refused(
+    migrated_url: str, make_control: Any
+) -> None:
     clock = ManualClock(NOW)
-    control = StandInControl(clock)
+    control = make_control(clock)
     pool = await open_pool(migrated_url, PoolSection(size=1), application_name="t")
     try:
         app = create_app(control=control, pool=pool, token=None, clock=clock)
@@ -414,13 +225,13 @@ async def test_ships_are_listed_and_filtered(api: Any) -> None:
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "status"]
 
 
-async def test_ships_filter_by_the_role_the_conductor_recorded(api: Any, migrated_url: str) -> None:
+async def test_ships_filter_by_the_role_the_conductor_recorded(api: Any, filled_url: str) -> None:
     client, _ = api
     assignment = fleet_pb2.ShipAssignment(
         ship_symbol="AGENT-2", role="miners", behaviour="mine", plan_version=1
     )
     assignment.assigned_at.FromDatetime(NOW)
-    async with await psycopg.AsyncConnection.connect(migrated_url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(filled_url, autocommit=True) as conn:
         await plan_records.record_assignments(conn, [assignment])
     miners = (await client.get("/ships", params={"role": "miners"})).json()
     assert [s["symbol"] for s in miners] == ["AGENT-2"] and miners[0]["role"] == "miners"
@@ -560,7 +371,9 @@ async def test_the_openapi_document_and_its_pages(api: Any) -> None:
     assert "application/yaml" in put_plan["requestBody"]["content"]
 
 
-async def test_extra_routers_are_mounted_beside_the_api(migrated_url: str) -> None:
+async def test_extra_routers_are_mounted_beside_the_api(
+    migrated_url: str, make_control: Any
+) -> None:
     clock = ManualClock(NOW)
     pages = APIRouter()
 
@@ -571,7 +384,7 @@ async def test_extra_routers_are_mounted_beside_the_api(migrated_url: str) -> No
     pool = await open_pool(migrated_url, PoolSection(size=1), application_name="t")
     try:
         app = create_app(
-            control=StandInControl(clock),
+            control=make_control(clock),
             pool=pool,
             token=None,
             clock=clock,
