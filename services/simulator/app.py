@@ -177,7 +177,7 @@ def create_app(
 ) -> SimulatorApp:
     """The simulator's ASGI app for `config`, with time from `clock` (the system clock by
     default) and its counts on `metrics` (a registry of its own by default)."""
-    from simulator.routes import agents, contracts, mining, ships, systems, trade
+    from simulator.routes import admin, agents, contracts, mining, ships, systems, trade
 
     clock = clock or SystemClock()
     app = SimulatorApp(
@@ -227,4 +227,5 @@ def create_app(
 
     for module in (agents, systems, trade, ships, mining, contracts):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(admin.router)  # outside /v2: no edge, refused unless enabled
     return app

@@ -124,6 +124,11 @@ class SimulatorConfig(Section):
     )
     rate_limit: RateLimitSection = Field(default_factory=RateLimitSection)
     faults: FaultSection = Field(default_factory=FaultSection)
+    admin_enabled: bool = Field(
+        default=False,
+        description="serve POST /admin/agents/{symbol}/ships, which gives an agent ships without "
+        "spending requests: for benchmarks and tests only, never in a normal run",
+    )
 
 
 def _simulator_probes() -> ProbeSection:
