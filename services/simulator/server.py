@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 
 from flotilla.clock import Clock
-from flotilla.serving import bind_socket, serve_until, uvicorn_server
+from flotilla.serving import bind_socket, serve_until, serving, uvicorn_server
 from simulator.address import base_url
 from simulator.app import create_app
 from simulator.config import SimulatorConfig
@@ -47,26 +47,10 @@ async def running_simulator_async(
     it listens."""
     app = create_app(config or SimulatorConfig(), clock)
     sock = bind_socket(host)
-    url = socket_url(sock)
-    listening = asyncio.Event()
-    server = uvicorn_server(app, listening.set)
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve_until(server, sock, stop))
-    started = asyncio.create_task(listening.wait())
     try:
-        await asyncio.wait(
-            {task, started}, timeout=START_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED
-        )
-        if not listening.is_set():
-            if task.done():
-                task.result()
-                raise RuntimeError("the simulator stopped while starting")
-            raise TimeoutError(f"the simulator at {url} did not start in {START_TIMEOUT_SECONDS}s")
-        yield url
+        async with serving(app, sock, start_timeout=START_TIMEOUT_SECONDS):
+            yield socket_url(sock)
     finally:
-        started.cancel()
-        stop.set()
-        await task
         sock.close()
 
 
