@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import yaml  # type: ignore[import-untyped]
+import yaml
 from fastapi import APIRouter
 from pydantic import SecretStr
 
