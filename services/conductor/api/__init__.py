@@ -1,15 +1,7 @@
-"""The conductor's REST API: `create_app` builds the FastAPI app over the running conductor
-(`ConductorControl`) and the database; `extra_routers` mount pages beside it."""
+"""The conductor's REST API: `create_app` builds the FastAPI app over a running
+`conductor.core.Conductor`, its saturation control and the database; `extra_routers` mount the
+web pages beside it. `serve_api` serves it from the conductor's body on its `api` settings."""
 
 from conductor.api.app import API_PREFIX, create_app
-from conductor.api.control import ConductorControl, DryRun, Override, PauseState, PlanRevision
 
-__all__ = [
-    "API_PREFIX",
-    "ConductorControl",
-    "DryRun",
-    "Override",
-    "PauseState",
-    "PlanRevision",
-    "create_app",
-]
+__all__ = ["API_PREFIX", "create_app"]

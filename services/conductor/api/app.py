@@ -24,13 +24,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from conductor.api.auth import bearer_auth
-from conductor.api.control import ConductorControl, DryRun, Override, PauseState, PlanRevision
 from conductor.api.schemas import (
     AgentOut,
     DecisionOut,
     Earnings,
     MinuteOut,
     NavStatus,
+    OverrideOut,
     RequestOut,
     SaturationOut,
     ScopeIn,
@@ -38,6 +38,10 @@ from conductor.api.schemas import (
     ShipOut,
     StatsOut,
 )
+from conductor.core import Conductor, Paused
+from conductor.plan import FleetPlan
+from conductor.saturation import SaturationLoop
+from conductor.store import RevisionConflict, StoredPlan
 from flotilla.clock import Clock
 from flotilla.db import analytics, fleet_views
 from flotilla.db.pool import ConnectionPool
@@ -47,7 +51,6 @@ __all__ = [
     "MAX_WINDOW_MINUTES",
     "DryRunOut",
     "OverrideIn",
-    "OverrideOut",
     "PauseOut",
     "PlanOut",
     "create_app",
@@ -56,15 +59,34 @@ __all__ = [
 API_PREFIX = "/api/v1"
 MAX_WINDOW_MINUTES = 60 * 24 * 31
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
-_PLAN_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/yaml": {"schema": {"type": "object"}},
-        },
+
+
+def _plan_body() -> dict[str, Any]:
+    """The request body of the plan's endpoints in the OpenAPI document: the plan's own schema,
+    as JSON or YAML."""
+    schema = FleetPlan.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    plan = inline(schema)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": plan},
+                "application/yaml": {"schema": plan},
+            },
+        }
     }
-}
 
 
 Minutes = Annotated[
@@ -80,36 +102,32 @@ class PlanOut(BaseModel):
     """One revision of the plan."""
 
     revision: int
-    updated_at: datetime
-    updated_by: str
+    created_at: datetime
+    author: str
     plan: dict[str, Any]
 
     @classmethod
-    def of(cls, revision: PlanRevision) -> PlanOut:
-        """From the conductor's record."""
+    def of(cls, stored: StoredPlan) -> PlanOut:
+        """From the plan store."""
         return cls(
-            revision=revision.revision,
-            updated_at=revision.updated_at,
-            updated_by=revision.updated_by,
-            plan=dict(revision.document),
+            revision=stored.revision,
+            created_at=stored.created_at,
+            author=stored.author,
+            plan=stored.plan.to_data(),
         )
 
 
 class DryRunOut(BaseModel):
-    """What the reconciler would do for a proposed plan."""
+    """What the reconciler would do now for a proposed plan: assignments to write, ships to buy
+    (in order), the `auto` roles' choices with their figures, ships per role desired and
+    matched, and notes on what could not be done."""
 
     purchases: list[dict[str, Any]]
     assignments: list[dict[str, Any]]
+    choices: list[dict[str, Any]]
+    desired: dict[str, int]
+    actual: dict[str, int]
     notes: list[str]
-
-    @classmethod
-    def of(cls, dry_run: DryRun) -> DryRunOut:
-        """From the conductor's answer."""
-        return cls(
-            purchases=[dict(p) for p in dry_run.purchases],
-            assignments=[dict(a) for a in dry_run.assignments],
-            notes=list(dry_run.notes),
-        )
 
 
 class OverrideIn(BaseModel):
@@ -119,49 +137,27 @@ class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     behaviour: str = Field(min_length=1, max_length=64)
-    params: dict[str, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict)
+    params: dict[str, Annotated[str, Field(max_length=200)]] = Field(default_factory=dict)
     waypoint_symbol: str = Field(default="", max_length=64)
+    reason: str = Field(default="", max_length=500, description="why, for the decisions log")
     expires_at: datetime | None = None
     ttl_seconds: float | None = Field(default=None, gt=0, le=365 * 86400)
 
 
-class OverrideOut(BaseModel):
-    """An override in force."""
-
-    ship_symbol: str
-    behaviour: str
-    params: dict[str, str]
-    waypoint_symbol: str
-    expires_at: datetime | None
-    set_at: datetime
-
-    @classmethod
-    def of(cls, override: Override) -> OverrideOut:
-        """From the conductor's record."""
-        return cls(
-            ship_symbol=override.ship_symbol,
-            behaviour=override.behaviour,
-            params=dict(override.params),
-            waypoint_symbol=override.waypoint_symbol,
-            expires_at=override.expires_at,
-            set_at=override.set_at,
-        )
-
-
 class PauseOut(BaseModel):
-    """What is paused."""
+    """What is paused: purchases, every action, and saturation control's own hold."""
 
     purchases: bool
     everything: bool
     saturation_holds_purchases: bool
 
     @classmethod
-    def of(cls, state: PauseState) -> PauseOut:
+    def of(cls, paused: Paused, conductor: Conductor) -> PauseOut:
         """From the conductor's state."""
         return cls(
-            purchases=state.purchases,
-            everything=state.everything,
-            saturation_holds_purchases=state.saturation_holds_purchases,
+            purchases=paused.purchases,
+            everything=paused.all,
+            saturation_holds_purchases=conductor.saturation_holds_purchases,
         )
 
 
@@ -198,9 +194,9 @@ async def _document(request: Request) -> Any:
         ) from None
 
 
-def _validated(control: ConductorControl, document: Any) -> Any:
+def _validated(document: Any) -> FleetPlan:
     try:
-        return control.validate_plan(document)
+        return FleetPlan.model_validate(document)
     except ValidationError as exc:
         raise RequestValidationError(
             [
@@ -215,16 +211,21 @@ def _validated(control: ConductorControl, document: Any) -> Any:
         ) from None
 
 
+def _field_error(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": ("body", field), "msg": message}])
+
+
 def create_app(
     *,
-    control: ConductorControl,
+    conductor: Conductor,
+    saturation: SaturationLoop,
     pool: ConnectionPool,
     token: SecretStr | None,
     clock: Clock,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """The API app over the running conductor (`control`) and the database (`pool`); writes need
-    `token`. `extra_routers` are mounted beside the API (e.g. the web pages)."""
+    """The API over a running `conductor` (and its saturation control) and the database behind
+    `pool`; writes need `token`. `extra_routers` are mounted beside the API (the web pages)."""
     app = FastAPI(
         title="Flotilla conductor",
         summary="The fleet plan, the ships, the figures and the controls of one conductor.",
@@ -232,10 +233,18 @@ def create_app(
     )
     writes = [Depends(bearer_auth(token))]
     api = APIRouter(prefix=API_PREFIX)
+    plan_body = _plan_body()
 
-    def since(minutes: int, until: datetime | None) -> tuple[datetime, timedelta]:
-        end = until.astimezone(UTC) if until is not None else clock.now()
-        return end, timedelta(minutes=minutes)
+    def window(minutes: int, until: datetime | None) -> tuple[datetime, timedelta]:
+        end = until if until is not None else clock.now()
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=UTC)
+        return end.astimezone(UTC), timedelta(minutes=minutes)
+
+    async def rows_by_symbol() -> dict[str, fleet_views.ShipView]:
+        async with pool.connection() as conn:
+            rows = await fleet_views.list_ships(conn)
+        return {row.symbol: row for row in rows}
 
     # --- the plan -----------------------------------------------------------------------------
 
@@ -245,10 +254,10 @@ def create_app(
         format: Annotated[str | None, Query(pattern="^(json|yaml)$")] = None,
     ) -> Any:
         """The plan in force (YAML with `?format=yaml` or `Accept: application/yaml`)."""
-        current = await control.current_plan()
-        if current is None:
+        stored = await conductor.get_plan()
+        if stored is None:
             raise HTTPException(404, detail="no plan yet")
-        out = PlanOut.of(current)
+        out = PlanOut.of(stored)
         return _yaml_response(out.model_dump(mode="json")) if _wants_yaml(request, format) else out
 
     @api.put(
@@ -256,26 +265,37 @@ def create_app(
         response_model=PlanOut,
         tags=["plan"],
         dependencies=writes,
-        openapi_extra=_PLAN_BODY,
+        openapi_extra=plan_body,
+        responses={409: {}},
     )
-    async def put_plan(request: Request) -> PlanOut:
+    async def put_plan(
+        request: Request,
+        expected_revision: Annotated[
+            int | None,
+            Query(ge=0, description="refuse (409) unless this is the newest revision (0: none)"),
+        ] = None,
+    ) -> PlanOut:
         """Replace the plan (JSON or YAML body); the answer is the new revision."""
-        plan = _validated(control, await _document(request))
-        return PlanOut.of(await control.replace_plan(plan, updated_by="api"))
+        plan = _validated(await _document(request))
+        try:
+            stored = await conductor.replace_plan(
+                plan, author="api", expected_revision=expected_revision
+            )
+        except RevisionConflict as exc:
+            raise HTTPException(409, detail=str(exc)) from None
+        return PlanOut.of(stored)
 
     @api.get("/plan/history", response_model=list[PlanOut], tags=["plan"])
-    async def plan_history(
-        limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    ) -> list[PlanOut]:
+    async def plan_history(limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[PlanOut]:
         """The latest revisions, newest first."""
-        return [PlanOut.of(r) for r in await control.plan_history(limit)]
+        return [PlanOut.of(r) for r in await conductor.plan_history(limit)]
 
-    @api.post("/plan/dry-run", response_model=DryRunOut, tags=["plan"], openapi_extra=_PLAN_BODY)
+    @api.post("/plan/dry-run", response_model=DryRunOut, tags=["plan"], openapi_extra=plan_body)
     async def dry_run(request: Request) -> DryRunOut:
         """The purchases and assignments the reconciler would make now for a proposed plan
-        (JSON or YAML body); nothing is changed."""
-        plan = _validated(control, await _document(request))
-        return DryRunOut.of(await control.dry_run(plan))
+        (JSON or YAML body); nothing is changed, so no token is needed."""
+        plan = _validated(await _document(request))
+        return DryRunOut.model_validate((await conductor.dry_run(plan)).as_data())
 
     # --- ships and agents ---------------------------------------------------------------------
 
@@ -284,18 +304,13 @@ def create_app(
         role: Annotated[str | None, Query(max_length=64)] = None,
         behaviour: Annotated[str | None, Query(max_length=64)] = None,
         status: NavStatus | None = None,
-        agent: Annotated[str | None, Query(max_length=64)] = None,
     ) -> list[ShipOut]:
         """Every ship, optionally of one role, behaviour or navigation status."""
-        async with pool.connection() as conn:
-            ships = await fleet_views.list_ships(
-                conn,
-                agent=agent,
-                role=role,
-                behaviour=behaviour,
-                status=status.value if status else None,
-            )
-        return [ShipOut.of(s) for s in ships]
+        ships = conductor.list_ships(
+            role=role, behaviour=behaviour, status=status.value if status else None
+        )
+        rows = await rows_by_symbol()
+        return [ShipOut.of(info, rows.get(info.symbol)) for info in ships]
 
     @api.get("/ships/{symbol}", response_model=ShipDetailOut, tags=["fleet"], responses={404: {}})
     async def one_ship(
@@ -303,23 +318,29 @@ def create_app(
         minutes: Minutes = 60,
         requests: Annotated[int, Query(ge=1, le=500)] = 20,
     ) -> ShipDetailOut:
-        """One ship: state, assignment, override, recent calls and earnings over the window."""
+        """One ship: type, place, assignment and override, its database state, its recent
+        calls and its earnings over the window."""
+        info = conductor.ship(symbol)
+        if info is None:
+            raise HTTPException(404, detail=f"no ship {symbol!r} in the fleet")
         async with pool.connection() as conn:
             detail = await fleet_views.ship_detail(
-                conn,
-                symbol,
-                now=clock.now(),
-                window=timedelta(minutes=minutes),
-                requests=requests,
+                conn, symbol, now=clock.now(), window=timedelta(minutes=minutes), requests=requests
             )
-        if detail is None:
-            raise HTTPException(404, detail=f"no ship {symbol!r}")
-        override = (await control.overrides()).get(symbol)
+            earnings = (
+                detail.earnings
+                if detail
+                else await analytics.ship_earnings(
+                    conn, symbol, now=clock.now(), window=timedelta(minutes=minutes)
+                )
+            )
         return ShipDetailOut(
-            ship=ShipOut.of(detail.ship),
-            override=OverrideOut.of(override).model_dump(mode="json") if override else None,
-            requests=[RequestOut.model_validate(r, from_attributes=True) for r in detail.requests],
-            earnings=Earnings.of(detail.earnings),
+            ship=ShipOut.of(info, detail.ship if detail else None),
+            requests=[
+                RequestOut.model_validate(r, from_attributes=True)
+                for r in (detail.requests if detail else [])
+            ],
+            earnings=Earnings.of(earnings),
             window_minutes=minutes,
         )
 
@@ -336,15 +357,7 @@ def create_app(
         """Hold the ship on a behaviour until the override expires or is removed."""
         now = clock.now()
         if body.expires_at is not None and body.ttl_seconds is not None:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "value_error",
-                        "loc": ("body", "ttl_seconds"),
-                        "msg": "give expires_at or ttl_seconds, not both",
-                    }
-                ]
-            )
+            raise _field_error("ttl_seconds", "give expires_at or ttl_seconds, not both")
         expires = body.expires_at
         if body.ttl_seconds is not None:
             expires = now + timedelta(seconds=body.ttl_seconds)
@@ -352,29 +365,20 @@ def create_app(
             if expires.tzinfo is None:
                 expires = expires.replace(tzinfo=UTC)
             if expires <= now:
-                raise RequestValidationError(
-                    [
-                        {
-                            "type": "value_error",
-                            "loc": ("body", "expires_at"),
-                            "msg": "the override would already have expired",
-                        }
-                    ]
-                )
+                raise _field_error("expires_at", "the override would already have expired")
         try:
-            override = await control.set_override(
+            override = await conductor.set_override(
                 symbol,
-                behaviour=body.behaviour,
+                body.behaviour,
                 params=body.params,
-                waypoint_symbol=body.waypoint_symbol,
+                waypoint=body.waypoint_symbol,
+                reason=body.reason,
                 expires_at=expires,
             )
         except KeyError:
-            raise HTTPException(404, detail=f"no ship {symbol!r}") from None
+            raise HTTPException(404, detail=f"no ship {symbol!r} in the fleet") from None
         except ValueError as exc:
-            raise RequestValidationError(
-                [{"type": "value_error", "loc": ("body", "behaviour"), "msg": str(exc)}]
-            ) from None
+            raise _field_error("behaviour", str(exc)) from None
         return OverrideOut.of(override)
 
     @api.delete(
@@ -386,14 +390,15 @@ def create_app(
     )
     async def clear_override(symbol: Annotated[str, Path(max_length=64)]) -> Response:
         """Remove the ship's override: the plan assigns it again."""
-        if not await control.clear_override(symbol):
+        if not await conductor.clear_override(symbol):
             raise HTTPException(404, detail=f"{symbol!r} has no override")
         return Response(status_code=204)
 
     @api.get("/overrides", response_model=list[OverrideOut], tags=["fleet"])
     async def list_overrides() -> list[OverrideOut]:
-        """Every override in force."""
-        return [OverrideOut.of(o) for o in (await control.overrides()).values()]
+        """Every stored override (an expired one no longer holds)."""
+        stored = await conductor.overrides()
+        return [OverrideOut.of(stored[ship]) for ship in sorted(stored)]
 
     @api.get("/agents", response_model=list[AgentOut], tags=["fleet"])
     async def list_agents() -> list[AgentOut]:
@@ -413,12 +418,12 @@ def create_app(
     ) -> StatsOut:
         """CPH, CPR, saturation, seconds per request and ships over the window, with the best
         ships and every behaviour by net credits."""
-        now, window = since(minutes, until)
+        now, length = window(minutes, until)
         async with pool.connection() as conn:
-            fleet = await analytics.fleet_stats(conn, now=now, window=window, agent=agent)
-            ships = await analytics.earnings_by_ship(conn, now=now, window=window, agent=agent)
+            fleet = await analytics.fleet_stats(conn, now=now, window=length, agent=agent)
+            ships = await analytics.earnings_by_ship(conn, now=now, window=length, agent=agent)
             behaviours = await analytics.earnings_by_behaviour(
-                conn, now=now, window=window, agent=agent
+                conn, now=now, window=length, agent=agent
             )
         return StatsOut.of(fleet, [s for s in ships if s.key][:top], behaviours)
 
@@ -429,46 +434,58 @@ def create_app(
         agent: Annotated[str | None, Query(max_length=64)] = None,
     ) -> list[MinuteOut]:
         """One entry per minute of the window (zeros where nothing happened)."""
-        now, window = since(minutes, until)
+        now, length = window(minutes, until)
         async with pool.connection() as conn:
-            rows = await analytics.minute_series(conn, now=now, window=window, agent=agent)
+            rows = await analytics.minute_series(conn, now=now, window=length, agent=agent)
         return [MinuteOut.of(m) for m in rows]
 
-    # --- controls -----------------------------------------------------------------------------
+    # --- controls and decisions ---------------------------------------------------------------
 
     @api.get("/control", response_model=PauseOut, tags=["control"])
     async def pause_state() -> PauseOut:
         """What is paused."""
-        return PauseOut.of(control.pause_state())
+        return PauseOut.of(conductor.paused, conductor)
 
     @api.post("/control/pause", response_model=PauseOut, tags=["control"], dependencies=writes)
     async def pause(body: ScopeIn) -> PauseOut:
         """Pause purchases (`scope: purchases`) or every action (`scope: all`)."""
-        return PauseOut.of(await control.pause(everything=body.scope == "all"))
+        if body.scope == "all":
+            return PauseOut.of(await conductor.pause_all(), conductor)
+        return PauseOut.of(await conductor.pause_purchases(), conductor)
 
     @api.post("/control/resume", response_model=PauseOut, tags=["control"], dependencies=writes)
     async def resume(body: ScopeIn) -> PauseOut:
         """Resume purchases (`scope: purchases`) or every action (`scope: all`)."""
-        return PauseOut.of(await control.resume(everything=body.scope == "all"))
+        if body.scope == "all":
+            return PauseOut.of(await conductor.resume_all(), conductor)
+        return PauseOut.of(await conductor.resume_purchases(), conductor)
 
     @api.get("/saturation", response_model=SaturationOut, tags=["control"])
-    async def saturation(
+    async def saturation_state(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> SaturationOut:
-        """The load now, what saturation control holds, and its latest decisions (newest
-        last), each with its reason."""
-        controller = control.saturation
-        load = control.now_load()
-        decisions = list(controller.decisions)[-limit:]
+        """The load now, what saturation control holds, and its decisions (newest first), each
+        with its reason and figures."""
+        load = saturation.load()
+        decisions = await conductor.decisions(limit=limit, kind=SaturationLoop.KIND)
         return SaturationOut(
-            enabled=controller.settings.enabled,
-            top_class=controller.settings.top_class,
+            enabled=saturation.settings.enabled,
+            top_class=saturation.settings.top_class,
             top_class_wait=load.top_class_wait,
             utilisation=load.utilisation,
-            purchases_paused=controller.purchases_paused,
-            parked=dict(controller.parked),
+            purchases_held=conductor.saturation_holds_purchases,
+            parked=dict(conductor.parked),
             decisions=[DecisionOut.of(d) for d in decisions],
         )
+
+    @api.get("/decisions", response_model=list[DecisionOut], tags=["control"])
+    async def decisions(
+        kind: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[DecisionOut]:
+        """The conductor's decisions (purchases, overrides, pauses, saturation …), newest
+        first."""
+        return [DecisionOut.of(d) for d in await conductor.decisions(limit=limit, kind=kind)]
 
     app.include_router(api)
     for router in extra_routers:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conductor.saturation import Decision
+from conductor.core import ShipInfo
+from conductor.store import Decision as StoredDecision
+from conductor.store import Override
 from flotilla.db import analytics, fleet_views
 
 __all__ = [
@@ -19,12 +21,14 @@ __all__ = [
     "Earnings",
     "MinuteOut",
     "NavStatus",
+    "OverrideOut",
     "RequestOut",
     "SaturationOut",
     "Scope",
     "ScopeIn",
     "ShipDetailOut",
     "ShipOut",
+    "ShipStateOut",
     "StatsOut",
     "TimingOut",
 ]
@@ -42,16 +46,11 @@ class NavStatus(StrEnum):
     IN_TRANSIT = "IN_TRANSIT"
 
 
-class ShipOut(_Out):
-    """A ship's newest state and the assignment recorded for it."""
+class ShipStateOut(_Out):
+    """A ship's newest state as the persister wrote it (null fields: not reported yet)."""
 
-    symbol: str
     agent: str
-    role: str | None = Field(description="the plan role it is assigned to (null: none yet)")
     frame: str | None
-    behaviour: str | None
-    parked: bool = Field(description="parked by saturation control (runs `idle`)")
-    manual: bool = Field(description="held by an operator's override")
     nav_status: str | None
     waypoint: str | None
     flight_mode: str | None
@@ -65,9 +64,71 @@ class ShipOut(_Out):
     updated_at: datetime
 
     @classmethod
-    def of(cls, ship: fleet_views.ShipView) -> ShipOut:
+    def of(cls, ship: fleet_views.ShipView) -> ShipStateOut:
         """From the database view."""
         return cls.model_validate(ship, from_attributes=True)
+
+
+class OverrideOut(_Out):
+    """An operator's assignment of one ship, held until it expires (null: until removed)."""
+
+    ship_symbol: str
+    behaviour: str
+    params: dict[str, str]
+    waypoint_symbol: str
+    reason: str
+    set_at: datetime | None
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, override: Override) -> OverrideOut:
+        """From the conductor's record."""
+        return cls(
+            ship_symbol=override.ship,
+            behaviour=override.behaviour,
+            params=dict(override.params),
+            waypoint_symbol=override.waypoint,
+            reason=override.reason,
+            set_at=override.set_at,
+            expires_at=override.expires_at,
+        )
+
+
+class ShipOut(_Out):
+    """A ship as the conductor sees it (type, place, assignment) with its database state."""
+
+    symbol: str
+    ship_type: str
+    system: str
+    waypoint: str
+    status: str = Field(description="navigation status: DOCKED, IN_ORBIT or IN_TRANSIT")
+    mounts: list[str] | None = Field(description="null: not known yet")
+    role: str = Field(description="the plan role it is assigned to ('': none)")
+    behaviour: str
+    params: dict[str, str]
+    parked: bool = Field(description="parked by saturation control (runs `idle`)")
+    manual: bool = Field(description="held by an operator's override")
+    override: OverrideOut | None
+    state: ShipStateOut | None = Field(description="null: the database has no row yet")
+
+    @classmethod
+    def of(cls, info: ShipInfo, row: fleet_views.ShipView | None) -> ShipOut:
+        """From the conductor's view of the ship and its database row."""
+        return cls(
+            symbol=info.symbol,
+            ship_type=info.ship_type,
+            system=info.system,
+            waypoint=info.waypoint,
+            status=info.status,
+            mounts=info.mounts,
+            role=info.role,
+            behaviour=info.behaviour,
+            params=dict(info.params),
+            parked=info.parked,
+            manual=info.manual,
+            override=OverrideOut.of(info.override) if info.override else None,
+            state=ShipStateOut.of(row) if row else None,
+        )
 
 
 class RequestOut(_Out):
@@ -111,9 +172,6 @@ class ShipDetailOut(_Out):
     """One ship: state, assignment, recent calls (newest first) and earnings."""
 
     ship: ShipOut
-    override: dict[str, object] | None = Field(
-        default=None, description="the operator's override in force, if any"
-    )
     requests: list[RequestOut]
     earnings: Earnings
     window_minutes: int
@@ -231,25 +289,28 @@ class MinuteOut(_Out):
 
 
 class DecisionOut(_Out):
-    """One saturation decision."""
+    """One decision of the conductor: what (`kind`), about which ship or role, why, with what
+    figures."""
 
+    id: int
     at: datetime
-    action: str
-    ships: list[str]
+    kind: str
     reason: str
-    top_class_wait: float | None
-    utilisation: float
+    ship: str | None
+    role: str | None
+    figures: dict[str, Any]
 
     @classmethod
-    def of(cls, decision: Decision) -> DecisionOut:
-        """From the controller's record."""
+    def of(cls, decision: StoredDecision) -> DecisionOut:
+        """From the decisions log."""
         return cls(
+            id=decision.id,
             at=decision.at,
-            action=decision.action.value,
-            ships=list(decision.ships),
+            kind=decision.kind,
             reason=decision.reason,
-            top_class_wait=decision.top_class_wait,
-            utilisation=decision.utilisation,
+            ship=decision.ship,
+            role=decision.role,
+            figures=dict(decision.figures),
         )
 
 
@@ -260,9 +321,9 @@ class SaturationOut(_Out):
     top_class: str
     top_class_wait: float | None
     utilisation: float
-    purchases_paused: bool
+    purchases_held: bool = Field(description="saturation control holds purchases")
     parked: dict[str, str] = Field(description="parked ships with the reason of each")
-    decisions: list[DecisionOut] = Field(description="newest last")
+    decisions: list[DecisionOut] = Field(description="its decisions, newest first")
 
 
 class Scope(StrEnum):
