@@ -12,10 +12,14 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import uvicorn
+from fastapi import FastAPI
 
 from flotilla.clock import Clock
-from flotilla.serving import bind_socket, serve_until, serving, uvicorn_server
+from flotilla.serving import bind_socket, serve_until, serving
+from flotilla.serving import uvicorn_server as serving_server
 from simulator.address import base_url
 from simulator.app import create_app
 from simulator.config import SimulatorConfig
@@ -33,6 +37,12 @@ __all__ = [
 START_TIMEOUT_SECONDS = 20.0
 
 
+def uvicorn_server(app: FastAPI, on_started: Callable[[], None] = lambda: None) -> uvicorn.Server:
+    """`flotilla.serving.uvicorn_server` without uvicorn's own Date header: the app sends its
+    own, from the simulator's clock."""
+    return serving_server(app, on_started, date_header=False)
+
+
 def socket_url(sock: socket.socket) -> str:
     """The base URL (…/v2) of the API served on `sock`, as clients on this machine reach it."""
     host, port = sock.getsockname()[:2]
@@ -48,7 +58,7 @@ async def running_simulator_async(
     app = create_app(config or SimulatorConfig(), clock)
     sock = bind_socket(host)
     try:
-        async with serving(app, sock, start_timeout=START_TIMEOUT_SECONDS):
+        async with serving(app, sock, start_timeout=START_TIMEOUT_SECONDS, date_header=False):
             yield socket_url(sock)
     finally:
         sock.close()
