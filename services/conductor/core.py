@@ -110,6 +110,7 @@ class Conductor:
         self.purchases: list[PurchaseResult] = []
         self._observed_yards: set[str] = set()
         self._observed_systems: set[str] = set()
+        self.passes = 0
 
     # --- the operations the API uses --------------------------------------------------------
 
@@ -465,6 +466,7 @@ class Conductor:
                 )
             if not self.leader.is_leader:
                 return None
+            self.passes += 1
             await self.write_assignments(actions.assignments, stored.revision)
             if actions.purchases:
                 await self._purchase(actions, stored)

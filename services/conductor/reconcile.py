@@ -199,8 +199,17 @@ class Actions:
         }
 
 
-def _cheapest(offers: Sequence[Offer], ship_type: str) -> int | None:
-    prices = [o.price for o in offers if o.ship_type == ship_type]
+def _present(world: World) -> set[str]:
+    """Waypoints where a ship of ours is (not in transit)."""
+    return {s.waypoint for s in world.ships.values() if s.status != "IN_TRANSIT" and s.waypoint}
+
+
+def _cheapest(world: World, ship_type: str) -> int | None:
+    """The lowest price of `ship_type` where a ship of ours is, else anywhere known."""
+    here = _present(world)
+    offers = [o for o in world.offers if o.ship_type == ship_type]
+    reachable = [o.price for o in offers if o.shipyard in here]
+    prices = reachable or [o.price for o in offers]
     return min(prices) if prices else None
 
 
@@ -211,7 +220,7 @@ def choose_type(role: Role, world: World) -> AutoChoice:
     figures: dict[str, Any] = {}
     best: tuple[float, str] | None = None
     for ship_type in role.allowed_types:
-        price = _cheapest(world.offers, ship_type)
+        price = _cheapest(world, ship_type)
         cph = world.earnings.get(ship_type)
         per_credit = cph / price if cph is not None and price else None
         figures[ship_type] = {"price": price, "cph_per_ship": cph, "cph_per_credit": per_credit}
@@ -224,7 +233,7 @@ def choose_type(role: Role, world: World) -> AutoChoice:
             f"highest measured credits/hour per credit spent ({best[0]:.3g})",
             figures,
         )
-    priced = [(p, t) for t in role.allowed_types if (p := _cheapest(world.offers, t)) is not None]
+    priced = [(p, t) for t in role.allowed_types if (p := _cheapest(world, t)) is not None]
     if priced:
         price, ship_type = min(priced)
         return AutoChoice(
@@ -242,14 +251,17 @@ def _asteroid(world: World, system: str) -> str:
     return found[0][1] if found else ""
 
 
-def _markets(world: World, system: str) -> list[str]:
-    return sorted(
-        w.symbol for w in world.waypoints if w.system == system and "MARKETPLACE" in w.traits
-    )
+def _watch_points(world: World, system: str, target: str) -> list[str]:
+    """The waypoints of `system` a probe watching `target` (market or shipyard) may hold."""
+    trait = "SHIPYARD" if target == "shipyard" else "MARKETPLACE"
+    return sorted(w.symbol for w in world.waypoints if w.system == system and trait in w.traits)
 
 
-def _shipyard_in(world: World, system: str) -> str:
-    yards = sorted({o.shipyard for o in world.offers if o.system == system})
+def _shipyard_for(world: World, ship: ShipView) -> str:
+    """The shipyard where `ship` is, else the first of its system."""
+    yards = sorted({o.shipyard for o in world.offers if o.system == ship.system})
+    if ship.waypoint in yards:
+        return ship.waypoint
     return yards[0] if yards else ""
 
 
@@ -258,7 +270,7 @@ def _role_assign(
 ) -> Assign:
     """The assignment a matched ship gets from its role (before overrides and parking)."""
     if role.mounts and ship.mounts is not None and Counter(ship.mounts) != Counter(role.mounts):
-        shipyard = _shipyard_in(world, ship.system)
+        shipyard = _shipyard_for(world, ship)
         if shipyard:
             return Assign(
                 ship.symbol,
@@ -272,9 +284,16 @@ def _role_assign(
     if not waypoint and role.behaviour == "mine":
         waypoint = _asteroid(world, ship.system)
     if not waypoint and role.behaviour == "probe":
-        targets = probe_targets.setdefault(ship.system, _markets(world, ship.system))
-        if targets:
-            waypoint = targets.pop(0)
+        # A probe stays where it is when that is a free place to watch, else takes the first.
+        target = role.params.get("target", "market")
+        key = f"{ship.system}/{target}"
+        targets = probe_targets.setdefault(key, _watch_points(world, ship.system, target))
+        if ship.waypoint in targets:
+            waypoint = ship.waypoint
+        elif targets:
+            waypoint = targets[0]
+        if waypoint in targets:
+            targets.remove(waypoint)
     return Assign(
         ship.symbol,
         role.name,
@@ -386,7 +405,7 @@ def _purchases(
 ) -> None:
     assert world.credits is not None
     credits = world.credits
-    present = {s.waypoint for s in world.ships.values() if s.status != "IN_TRANSIT" and s.waypoint}
+    present = _present(world)
     for role, count in missing:
         ship_type = types[role.name]
         offers = sorted(

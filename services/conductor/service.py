@@ -39,9 +39,10 @@ VIEW_CHECK: Final = "view"
 CHECKS = (NATS_CHECK, DATABASE_CHECK, VIEW_CHECK)
 _DATABASE_PROBE_SECONDS = 5.0
 
-# The simulator's starting agent has a command frigate and a probe at its headquarters, which
-# has a shipyard, and 175 000 credits: the plan keeps the probe on the shipyard's market, sends
-# the frigate mining, and buys three mining drones (32 000 each), keeping 40 000 in reserve.
+# The simulator's starting agent has a command frigate and a probe (docked at a shipyard of its
+# home system) and 175 000 credits: the plan keeps the probe watching that shipyard (where the
+# new ships are bought), sends the frigate mining, and buys three mining drones (about 32 000
+# each) that mine the system's asteroid and sell their loads, keeping 40 000 in reserve.
 DEFAULT_PLAN: Final = """\
 reserve: 40000
 roles:
@@ -59,6 +60,7 @@ roles:
     ship_type: SHIP_PROBE
     count: 1
     behaviour: probe
+    params: {target: shipyard}
     priority: 2
 """
 
