@@ -111,6 +111,8 @@ async def _serve_api(
     from flotilla.serving import bind_socket, serving, socket_address
 
     api = ctx.settings.api
+    # uvicorn's start/stop lines add nothing to the line below and carry colour codes.
+    logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, ctx.log.getEffectiveLevel()))
     try:
         sock = bind_socket(api.host, api.port)
     except OSError as exc:
