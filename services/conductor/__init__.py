@@ -28,5 +28,10 @@
       await conductor.decisions(limit=100, kind="purchase")
       await conductor.record("park", "reason", ship=..., figures={...})
 
+- `saturation`: saturation control (the load from the gateway's request-log events; parking
+  and the purchase hold, with every decision's reason).
+- `api.create_app`: the REST API over `core.Conductor` and the database (OpenAPI at `/docs`);
+  `extra_routers` mount the web pages beside it.
+
 The service (`service.run`) is declared in `declaration.py`.
 """

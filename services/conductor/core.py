@@ -105,6 +105,8 @@ class Conductor:
         self._earnings_read = -1e18
         self.paused = Paused()
         self.parked: dict[str, str] = {}
+        # Set by saturation control while the fleet asks for more requests than the limit.
+        self.saturation_holds_purchases = False
         self.wake = asyncio.Event()
         self.last_actions: Actions | None = None
         self.purchases: list[PurchaseResult] = []
@@ -289,7 +291,9 @@ class Conductor:
             overrides={s: o for s, o in self._overrides.items() if o.active(self.clock.now())},
             parked=dict(self.parked),
             earnings=dict(self._earnings),
-            purchases_paused=self.paused.purchases or self.paused.all,
+            purchases_paused=(
+                self.paused.purchases or self.paused.all or self.saturation_holds_purchases
+            ),
         )
 
     async def _read_paused(self) -> Paused:

@@ -22,12 +22,13 @@ from conductor.leader import LeaderLease
 from conductor.metrics import ConductorMetrics
 from conductor.plan import FleetPlan
 from conductor.purchasing import Buyer
+from conductor.saturation import SaturationLoop
 from conductor.settings import ConductorSettings
 from conductor.store import PlanStore
 from conductor.view import FleetView
 from flotilla.client import GatewayTransport, SpaceTradersClient, Transport
 from flotilla.db.pool import ConnectionPool, open_pool
-from flotilla.kit import NATS_CHECK, ChildSpec, LocalStack, ServiceContext
+from flotilla.kit import NATS_CHECK, ChildSpec, LocalStack, ServiceContext, ServiceFailed
 from flotilla.settings import env_name
 
 __all__ = ["CHECKS", "DATABASE_CHECK", "DEFAULT_PLAN", "VIEW_CHECK", "local_processes", "run"]
@@ -99,6 +100,36 @@ async def _watch_database(
             return
 
 
+async def _serve_api(
+    ctx: ServiceContext[ConductorSettings, ConductorMetrics],
+    conductor: Conductor,
+    saturation: SaturationLoop,
+    pool: ConnectionPool,
+) -> str:
+    """Serve the REST API on the `api` settings until the service stops; its base URL."""
+    from conductor.api import create_app
+    from flotilla.serving import bind_socket, serving, socket_address
+
+    api = ctx.settings.api
+    # uvicorn's start/stop lines add nothing to the line below and carry colour codes.
+    logging.getLogger("uvicorn.error").setLevel(max(logging.WARNING, ctx.log.getEffectiveLevel()))
+    try:
+        sock = bind_socket(api.host, api.port)
+    except OSError as exc:
+        raise ServiceFailed(
+            f"the API cannot listen on {api.host}:{api.port} ({exc.strerror or exc}); free it or"
+            f" set {env_name(ConductorSettings, 'api', 'port')} (0: a free port)"
+        ) from None
+    ctx.stack.callback(sock.close)
+    app = create_app(
+        conductor=conductor, saturation=saturation, pool=pool, token=api.token, clock=ctx.clock
+    )
+    await ctx.stack.enter_async_context(serving(app, sock))
+    url = socket_address(sock)
+    log.info("API on %s (OpenAPI at %s/docs)", url, url)
+    return url
+
+
 async def run(ctx: ServiceContext[ConductorSettings, ConductorMetrics]) -> None:
     """Serve as one conductor replica until asked to stop."""
     settings = ctx.settings
@@ -143,7 +174,19 @@ async def run(ctx: ServiceContext[ConductorSettings, ConductorMetrics]) -> None:
         earnings_window_seconds=settings.reconcile.earnings_window_seconds,
         earnings_refresh_seconds=settings.reconcile.earnings_refresh_seconds,
     )
-    ctx.exposed.update(conductor=conductor, leader=leader, view=view, buyer=buyer, store=store)
+    saturation = SaturationLoop(settings.saturation, conductor, ctx.clock)
+    await saturation.feed.start(nc)
+    ctx.stack.push_async_callback(saturation.feed.stop)
+    api_url = await _serve_api(ctx, conductor, saturation, pool)
+    ctx.exposed.update(
+        conductor=conductor,
+        leader=leader,
+        view=view,
+        buyer=buyer,
+        store=store,
+        saturation=saturation,
+        api_url=api_url,
+    )
     ctx.health.watch(
         VIEW_CHECK,
         lambda: (view.synced, f"{len(view.ships())} ship(s) known" if view.synced else "syncing"),
@@ -174,6 +217,7 @@ async def run(ctx: ServiceContext[ConductorSettings, ConductorMetrics]) -> None:
         loop = asyncio.create_task(
             conductor.run(ctx.stopping, settings.reconcile.interval_seconds), name="reconcile"
         )
+        tasks.append(asyncio.create_task(saturation.run(ctx.stopping), name="saturation"))
         log.info("conductor %s serving (agent %s)", holder, conductor.agent)
         await ctx.stopping.wait()
     finally:

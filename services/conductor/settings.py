@@ -11,6 +11,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from conductor.saturation import SaturationSection
 from flotilla.db.pool import PoolSection
 from flotilla.settings import DatabaseSettings, Section
 
@@ -116,3 +117,4 @@ class ConductorSettings(DatabaseSettings):
     leader: LeaderSection = Field(default_factory=LeaderSection)
     plan: PlanSection = Field(default_factory=PlanSection)
     pool: PoolSection = Field(default_factory=PoolSection)
+    saturation: SaturationSection = Field(default_factory=SaturationSection)

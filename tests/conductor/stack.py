@@ -64,6 +64,7 @@ class Stack:
             "database": {"url": self.database_url},
             "probes": {"port": "off"},
             "plan": {"initial_file": str(path)},
+            "api": {"port": 0},  # several conductors may run at once
             **FAST,
         }
         values.update(more)
@@ -174,6 +175,7 @@ async def start_process(stack: Stack, plan: str, holder: str) -> asyncio.subproc
         "FLOTILLA_DATABASE_URL": stack.database_url,
         "FLOTILLA_PROBES_PORT": "off",
         env_name(ConductorSettings, "plan", "initial_file"): str(path),
+        env_name(ConductorSettings, "api", "port"): "0",
     }
     for section, values in FAST.items():
         for field, value in values.items():
