@@ -13,10 +13,13 @@ from dispatcher.rendezvous import owner
 from dispatcher.settings import DispatcherSettings, node_name
 from dispatcher.ship import ShipModel
 from dispatcher.timing import ManualTimers, ServerClock
+from flotilla import names
 from flotilla.client import models
 from flotilla.clock import ManualClock
 from flotilla.kit import LocalStack
 from flotilla.settings import SettingsError, load_settings
+from flotilla.v1 import events_pb2
+from persister.contract import decode_event
 
 
 def test_a_statefulset_pod_name_gives_its_ordinal() -> None:
@@ -73,6 +76,25 @@ def _nav(status: str, waypoint: str, arrival: datetime) -> models.ShipNav:
             },
         }
     )
+
+
+def test_every_ship_event_and_snapshot_meets_the_persisters_contract() -> None:
+    """The persister's contract is the oracle: a behaviour change is no part of `changed` (it
+    rides on every event), so a ship whose behaviour changed is not dead-lettered."""
+    clock = ManualClock()
+    ship = ShipModel(symbol="S-1", agent="A")
+    ship.apply_nav(_nav("IN_ORBIT", "X1-T1-A", clock.now()))
+    ship.set_behaviour("mine")
+    first = ship.take_changes(clock.time(), clock.now())
+    assert first is not None and list(first.changed) == ["nav"] and first.behaviour == "mine"
+    ship.set_behaviour("sell")
+    only_behaviour = ship.take_changes(clock.time(), clock.now())
+    assert only_behaviour is not None and list(only_behaviour.changed) == []
+    assert only_behaviour.behaviour == "sell" and only_behaviour.version > first.version
+    for event in (first, only_behaviour, ship.snapshot(clock.now())):
+        decoded = decode_event(names.SHIP_STATE_SUBJECT, event.SerializeToString())
+        assert isinstance(decoded.message, events_pb2.ShipState)
+        assert decoded.message.behaviour == event.behaviour
 
 
 def test_the_ship_model_publishes_only_what_changed_with_growing_versions() -> None:
