@@ -789,6 +789,9 @@ class _Quiet:
     def on_fenced(self) -> None:
         pass
 
+    def on_failed(self, result: ApiResult) -> None:
+        pass
+
 
 @dataclass
 class Bench:

@@ -73,8 +73,10 @@ async def test_probes_make_only_their_refresh_calls(nats_url: str) -> None:
         )
         async with stack.dispatching(nats_url):
             await eventually(
-                lambda: len(stack.calls_of(market.symbol)) >= 5
-                and len(stack.calls_of(shipyard.symbol)) >= 5,
+                lambda: (
+                    len(stack.calls_of(market.symbol)) >= 5
+                    and len(stack.calls_of(shipyard.symbol)) >= 5
+                ),
                 what="five refreshes each",
             )
             assert cycles(stack, "probe") >= 10
@@ -115,16 +117,17 @@ async def test_a_contract_is_fulfilled_and_the_next_one_accepted(nats_url: str) 
             await eventually(lambda: first.fulfilled, what="the first contract fulfilled")
             await eventually(
                 lambda: any(
-                    c.accepted and c.id != first.id
-                    for c in stack.game.agent_contracts(stack.agent)
+                    c.accepted and c.id != first.id for c in stack.game.agent_contracts(stack.agent)
                 ),
                 what="the next contract accepted",
             )
         assert first.accepted
         assert all(d.units_fulfilled >= d.units_required for d in first.deliveries)
         actions = stack.actions_of(ship.symbol)
-        assert "deliver" in actions and "fulfill" in actions and "negotiate" in " ".join(
-            r.endpoint for r in stack.calls_of(ship.symbol)
+        assert (
+            "deliver" in actions
+            and "fulfill" in actions
+            and "negotiate" in " ".join(r.endpoint for r in stack.calls_of(ship.symbol))
         )
 
 
@@ -177,15 +180,19 @@ async def test_every_error_a_behaviour_meets_is_handled_and_the_ship_goes_on(
         orbiting.cargo["IRON_ORE"] = 5
         for ship in (cooling, full, flying, docked, empty, orbiting):
             await stack.remember(ship)
-            behaviour = "sell" if ship is orbiting else "mine"
-            await stack.assign(ship.symbol, behaviour, asteroid)
-        game.start_cooldown(cooling, 1200)  # 3 s: 4000
-        full.cargo["IRON_ORE"] = full.cargo_capacity  # 4228
-        flying.nav.status = "IN_TRANSIT"  # 4214, arriving in 2 s
-        flying.nav.arrival = game.time.now() + timedelta(seconds=2)
-        docked.nav.status = "DOCKED"  # 4236
-        empty.fuel = 1  # 4203 on the way to sell: no fuel sold here, so it drifts
-        orbiting.nav.status = "IN_ORBIT"  # 4244
+
+        async def change_the_game_then_assign() -> None:
+            game.start_cooldown(cooling, 1200)  # 3 s: 4000
+            full.cargo["IRON_ORE"] = full.cargo_capacity  # 4228
+            flying.nav.status = "IN_TRANSIT"  # 4214, arriving in 2 s
+            flying.nav.arrival = game.time.now() + timedelta(seconds=2)
+            docked.nav.status = "DOCKED"  # 4236
+            empty.fuel = 1  # 4203 on the way to sell: no fuel sold here, so it drifts
+            orbiting.nav.status = "IN_ORBIT"  # 4244
+            for ship in (cooling, full, flying, docked, empty, orbiting):
+                behaviour = "sell" if ship is orbiting else "mine"
+                await stack.assign(ship.symbol, behaviour, asteroid)
+
         expected = {
             cooling.symbol: (4000, "extract"),
             full.symbol: (4228, "sell"),
@@ -204,12 +211,18 @@ async def test_every_error_a_behaviour_meets_is_handled_and_the_ship_goes_on(
             )
 
         async with stack.dispatching(nats_url):
-            for ship in expected:
-                await eventually(
-                    lambda ship=ship: recovered(ship),
-                    what=lambda ship=ship: f"{ship} went on after {expected[ship][0]}:"
-                    f" {stack.actions_of(ship)} {stack.errors_of(ship)}",
-                )
+            # The ships start once the probe has shown where ore sells (a seller that knows no
+            # market jettisons its cargo).
+            await eventually(lambda: cycles(stack, "probe") >= 1, what="the market seen")
+            await change_the_game_then_assign()
+            await eventually(
+                lambda: all(recovered(ship) for ship in expected),
+                what=lambda: "; ".join(
+                    f"{ship} after {code}: {stack.actions_of(ship)} {stack.errors_of(ship)}"
+                    for ship, (code, _) in expected.items()
+                    if not recovered(ship)
+                ),
+            )
             for ship, (code, _) in expected.items():
                 runner = stack.runner(ship)
                 assert runner is not None and not runner.task.done(), ship
