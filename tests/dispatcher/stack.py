@@ -68,6 +68,7 @@ class Stack:
     nc: NatsClient
     game: Game
     agent: Agent
+    simulator: RunningService[Any, Any]
     node: RunningService[Any, Any] | None = None
     requests: list[RequestLog] = field(default_factory=list)
 
@@ -147,6 +148,17 @@ class Stack:
         value = registry.get_sample_value(f"flotilla_dispatcher_{name}", labels or None)
         return float(value or 0.0)
 
+    def faults_injected(self) -> float:
+        """Faults the simulator injected so far (every kind)."""
+        registry = self.simulator.ctx.registry.registry
+        return sum(
+            sample.value
+            for family in registry.collect()
+            if family.name == "flotilla_simulator_faults"
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+
     @contextlib.asynccontextmanager
     async def dispatching(self, nats_url: str) -> AsyncIterator[RunningService[Any, Any]]:
         """One dispatcher node (fast leases), until the block ends."""
@@ -208,7 +220,7 @@ async def running_stack(nats_url: str, **config: Any) -> AsyncIterator[Stack]:
         nc = await nats.connect(nats_url)
         stack.push_async_callback(nc.close)
         await ensure_topology(nc.jetstream())
-        running = Stack(nc, game, game.agents[symbol])
+        running = Stack(nc, game, game.agents[symbol], simulator)
 
         async def logged(msg: Msg) -> None:
             running.requests.append(RequestLog.FromString(msg.data))

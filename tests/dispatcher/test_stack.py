@@ -252,4 +252,4 @@ async def test_a_miner_earns_through_injected_faults(nats_url: str) -> None:
             runner = stack.runner(miner.symbol)
             assert runner is not None and not runner.task.done()
         assert stack.agent.credits > credits
-        assert stack.game is not None
+        assert stack.faults_injected() >= 3
