@@ -71,7 +71,7 @@ async def test_probes_make_only_their_refresh_calls(nats_url: str) -> None:
         await stack.assign(
             shipyard.symbol, "probe", stack.at("A3"), target="shipyard", interval_seconds="0.3"
         )
-        async with stack.dispatching(nats_url):
+        async with stack.dispatching(nats_url) as node:
             await eventually(
                 lambda: (
                     len(stack.calls_of(market.symbol)) >= 5
@@ -80,6 +80,18 @@ async def test_probes_make_only_their_refresh_calls(nats_url: str) -> None:
                 what="five refreshes each",
             )
             assert cycles(stack, "probe") >= 10
+            node.ctx.registry.exposition()  # a scrape: the gauges are refreshed
+            assert stack.metric("ships_owned") == 2
+            # One request per probe cycle, each measured from the instant the probe was due.
+            assert stack.metric("requests_per_cycle_sum", behaviour="probe") == cycles(
+                stack, "probe"
+            )
+            assert stack.metric("ready_to_request_seconds_count") >= 8
+        # On stop the node handed both ships back.
+        released = node.ctx.registry.registry.get_sample_value(
+            "flotilla_dispatcher_leases_total", {"change": "released"}
+        )
+        assert released == 2
         markets = {r.endpoint for r in stack.calls_of(market.symbol)}
         assert markets == {"/systems/{systemSymbol}/waypoints/{waypointSymbol}/market"}
         shipyards = {r.endpoint for r in stack.calls_of(shipyard.symbol)}
