@@ -265,3 +265,64 @@ async def test_a_miner_earns_through_injected_faults(nats_url: str) -> None:
             assert runner is not None and not runner.task.done()
         assert stack.agent.credits > credits
         assert stack.faults_injected() >= 3
+
+
+async def test_a_miner_uses_the_surveyors_surveys_and_drops_exhausted_ones(
+    nats_url: str,
+) -> None:
+    """The surveys' uses are changed in the game (a small one would run out by itself only
+    after ten extractions). Expiry (4221) is not provoked: the world view drops a survey when
+    it expires, and changing its expiration in the game makes it fail verification (4220)
+    instead."""
+    async with running_stack(nats_url) as stack:
+        game = stack.game
+        surveyor = stack.ship("SHIP_COMMAND_FRIGATE", "B1")  # a surveyor II among its mounts
+        miner = stack.ship("SHIP_MINING_DRONE", "B1")
+        probe = stack.first("SATELLITE")
+        await stack.assign(probe.symbol, "probe", stack.at("A3"), interval_seconds="5")
+        await stack.assign(surveyor.symbol, "survey", stack.at("B1"))
+        await stack.assign(miner.symbol, "mine", stack.at("B1"))
+
+        def targeted(code: int = 0) -> int:
+            return sum(
+                1
+                for r in stack.calls_of(miner.symbol)
+                if r.endpoint.endswith("/extract/survey") and r.error_code == code
+            )
+
+        async with stack.dispatching(nats_url):
+            await eventually(
+                lambda: targeted() >= 1,
+                what=lambda: (
+                    f"a survey used: {stack.actions_of(miner.symbol)[:30]}"
+                    f" {stack.errors_of(miner.symbol)[:30]} {stack.actions_of(surveyor.symbol)[:10]}"
+                    f" {stack.errors_of(surveyor.symbol)[:10]}"
+                ),
+            )
+            # No new surveys for a while; every survey known is used up (4224 at its next use).
+            await stack.assign(surveyor.symbol, "idle")
+            await eventually(
+                lambda: getattr(stack.behaviour(surveyor.symbol), "name", "") == "idle",
+                what="the surveyor idle",
+            )
+            for survey in game.surveys.values():
+                survey.extractions_left = 0
+            plain = stack.actions_of(miner.symbol).count("extract")
+            await eventually(lambda: targeted(4224) >= 1, what="an exhausted survey met")
+            # Each is dropped for everyone, and the miner goes on without (a plain extraction).
+            await eventually(
+                lambda: stack.actions_of(miner.symbol).count("extract") > plain,
+                what="an extraction without a survey",
+            )
+            assert stack.node is not None
+            assert not stack.node.exposed["world"].surveys_at(stack.at("B1"))
+            await stack.assign(surveyor.symbol, "survey", stack.at("B1"))
+            used = targeted()
+            await eventually(lambda: targeted() > used, what="a fresh survey used after it")
+            runner = stack.runner(miner.symbol)
+            assert runner is not None and not runner.task.done()
+        # Every survey went back exactly as the game issued it (no 4220), and was used where
+        # it was made (no 4270).
+        assert 4220 not in stack.errors_of(miner.symbol)
+        assert 4270 not in stack.errors_of(miner.symbol)
+        assert stack.actions_of(surveyor.symbol).count("survey") >= 2
