@@ -165,6 +165,9 @@ class CoalescedBatch:
     requests: dict[str, events_pb2.RequestLog] = field(default_factory=dict)
     surveys: dict[str, events_pb2.SurveyObservation] = field(default_factory=dict)
     waypoints: dict[str, Observation[events_pb2.WaypointObservation]] = field(default_factory=dict)
+    # What any waypoint observation of the batch said, not only the newest: these facts only
+    # turn on (has a market, has a shipyard, charted), as the database merges them.
+    waypoint_flags: dict[str, tuple[bool, bool, bool]] = field(default_factory=dict)
     events: Counter[str] = field(default_factory=Counter)
     # State events in (ship, agent, market, shipyard, waypoint observations), to report the
     # coalescing ratio.
@@ -231,9 +234,16 @@ class CoalescedBatch:
     def _add_waypoint(self, event_id: str, waypoint: events_pb2.WaypointObservation) -> None:
         self.state_events += 1
         key = newness(waypoint.observed_at, event_id)
-        current = self.waypoints.get(waypoint.waypoint_symbol)
+        symbol = waypoint.waypoint_symbol
+        current = self.waypoints.get(symbol)
         if current is None or key > current.key:
-            self.waypoints[waypoint.waypoint_symbol] = Observation(key, event_id, waypoint)
+            self.waypoints[symbol] = Observation(key, event_id, waypoint)
+        market, shipyard, charted = self.waypoint_flags.get(symbol, (False, False, False))
+        self.waypoint_flags[symbol] = (
+            market or "MARKETPLACE" in waypoint.traits,
+            shipyard or "SHIPYARD" in waypoint.traits,
+            charted or waypoint.charted,
+        )
 
     def _add_market(self, event_id: str, market: events_pb2.MarketObservation) -> None:
         self.state_events += 1
@@ -288,8 +298,13 @@ class CoalescedBatch:
                             y=point.y if point.type else None,
                         )
                     )
-        for observed in self.waypoints.values():
-            see(WaypointSighting.of_observation(observed))
+        for symbol, observed in self.waypoints.items():
+            sighting = WaypointSighting.of_observation(observed)
+            market, shipyard, charted = self.waypoint_flags[symbol]
+            sighting.has_market |= market
+            sighting.has_shipyard |= shipyard
+            sighting.charted = bool(sighting.charted) or charted
+            see(sighting)
         for market in self.markets.values():
             m = market.message
             see(

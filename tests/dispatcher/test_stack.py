@@ -295,7 +295,8 @@ async def test_a_miner_uses_the_surveyors_surveys_and_drops_exhausted_ones(
                 lambda: targeted() >= 1,
                 what=lambda: (
                     f"a survey used: {stack.actions_of(miner.symbol)[:30]}"
-                    f" {stack.errors_of(miner.symbol)[:30]} {stack.actions_of(surveyor.symbol)[:10]}"
+                    f" {stack.errors_of(miner.symbol)[:30]}"
+                    f" {stack.actions_of(surveyor.symbol)[:10]}"
                     f" {stack.errors_of(surveyor.symbol)[:10]}"
                 ),
             )

@@ -210,3 +210,25 @@ async def test_the_service_writes_the_world_view_from_the_events_stream(
     assert await rows_in(migrated_url, "surveys") == 5
     assert _rows(migrated_url, "SELECT DISTINCT traits FROM waypoints") == [(["T3"],)]
     assert await rows_in(migrated_url, "waypoints") == 3
+
+
+async def test_what_only_turns_on_is_kept_from_every_observation_in_any_batching(
+    migrated_url: str, reference_url: str, events: Any, dump: Any
+) -> None:
+    """An older observation that says "charted" or lists a market still counts, whether it
+    comes in the same batch as a newer one or after it (through this writer's cache too)."""
+    older = events.waypoint(WAYPOINT, at=T0, traits=["ROCKY"], charted=True)
+    newer = events.waypoint(WAYPOINT, at=T0 + timedelta(minutes=1), traits=[], charted=False)
+    await _write(reference_url, [older, newer])
+    writer = BatchWriter()
+    await _write(migrated_url, [newer], writer)
+    await _write(migrated_url, [older], writer)
+    assert await dump(migrated_url) == await dump(reference_url)
+    assert _rows(migrated_url, "SELECT traits, charted FROM waypoints") == [([], True)]
+    # And a market listed only by the older observation, in one batch with the newer.
+    listed = events.waypoint("X1-AA-C1", at=T0, traits=["MARKETPLACE"], charted=False)
+    later = events.waypoint("X1-AA-C1", at=T0 + timedelta(minutes=1), traits=[], charted=False)
+    await _write(migrated_url, [listed, later], writer)
+    assert _rows(migrated_url, "SELECT has_market FROM waypoints WHERE symbol = 'X1-AA-C1'") == [
+        (True,)
+    ]

@@ -102,6 +102,7 @@ class PlaceCache:
         self.waypoints: dict[str, tuple[str | None, bool, bool]] = {}
         # The newest waypoint observation written per waypoint.
         self.observed: dict[str, NewnessKey] = {}
+        self.charted: set[str] = set()
 
     def is_new(self, sighting: WaypointSighting) -> bool:
         """True when `sighting` says something about its waypoint this cache has not written."""
@@ -109,6 +110,8 @@ class PlaceCache:
             written = self.observed.get(sighting.symbol)
             if written is None or sighting.observed.key > written:
                 return True
+        if sighting.charted and sighting.symbol not in self.charted:
+            return True  # an older observation may still chart it
         known = self.waypoints.get(sighting.symbol)
         if known is None:
             return True
@@ -125,8 +128,11 @@ class PlaceCache:
             self.systems.clear()
             self.waypoints.clear()
             self.observed.clear()
+            self.charted.clear()
         self.systems.update(systems)
         for s in sightings:
+            if s.charted:
+                self.charted.add(s.symbol)
             if s.observed is not None:
                 self.observed[s.symbol] = max(
                     s.observed.key, self.observed.get(s.symbol, s.observed.key)
