@@ -300,10 +300,10 @@ class CoalescedBatch:
                     )
         for symbol, observed in self.waypoints.items():
             sighting = WaypointSighting.of_observation(observed)
-            market, shipyard, charted = self.waypoint_flags[symbol]
-            sighting.has_market |= market
-            sighting.has_shipyard |= shipyard
-            sighting.charted = bool(sighting.charted) or charted
+            any_market, any_shipyard, any_charted = self.waypoint_flags[symbol]
+            sighting.has_market |= any_market
+            sighting.has_shipyard |= any_shipyard
+            sighting.charted = bool(sighting.charted) or any_charted
             see(sighting)
         for market in self.markets.values():
             m = market.message
