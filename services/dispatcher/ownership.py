@@ -139,7 +139,10 @@ class Ownership:
                 if ship in self.leases.held and not runner.lease.usable(
                     self.services.clock.monotonic()
                 ):
+                    # The task stopped itself because the lease could lapse: lost, like a
+                    # renewal the server refused.
                     self.leases.held.pop(ship, None)
+                    self.metrics.leases.labels("lost").inc()
                 elif ship in self.leases.held:
                     self._handing_over[ship] = asyncio.create_task(self._release(ship))
 

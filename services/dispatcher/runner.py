@@ -44,7 +44,8 @@ from flotilla.client import (
     Transport,
 )
 from flotilla.clock import Clock
-from flotilla.semconv import SpanAttr
+from flotilla.semconv import SpanAttr, outcome_name
+from flotilla.v1.api_pb2 import ApiResult
 from flotilla.v1.events_pb2 import ShipState
 
 __all__ = ["FleetServices", "ShipRunner"]
@@ -145,6 +146,12 @@ class ShipRunner:
         self._services.metrics.leases.labels("fenced").inc()
         self._services.on_fenced(self.symbol)
 
+    def on_failed(self, result: ApiResult) -> None:
+        """A call failed: counted by its API error code, or by its outcome when the API gave
+        no answer (whoever handles it: the behaviour or this task)."""
+        code = str(result.error_code) if result.error_code else outcome_name(result.outcome)
+        self._services.metrics.errors.labels(self.behaviour.name, code).inc()
+
     # --- told by the node --------------------------------------------------------------------
 
     def start(self) -> asyncio.Task[None]:
@@ -184,8 +191,7 @@ class ShipRunner:
                 return
             except LeaseExpired:
                 raise
-            except CallError as exc:
-                self._count_error(exc)
+            except CallError:
                 await self._back_off()
 
     def _switch(self) -> None:
@@ -263,49 +269,46 @@ class ShipRunner:
         except (LeaseExpired, CallFenced):
             raise
         except CooldownActive as exc:
-            self._count_error(exc)
             cooldown = exc.cooldown
             if cooldown is not None and cooldown.expiration is not None:
                 ship.apply_cooldown(cooldown)
                 return control.cooldown_over_at()
             return control.monotonic() + max(1.0, exc.remaining_seconds)
         except ShipInTransit as exc:
-            self._count_error(exc)
             if exc.arrival is not None:
                 ship.status = "IN_TRANSIT"
                 ship.arrival = exc.arrival
                 return control.arrival_at()
             return control.monotonic() + max(1.0, exc.seconds_to_arrival)
-        except NotInOrbit as exc:
-            self._count_error(exc)
+        except NotInOrbit:
             ship.set_status("DOCKED")
             return control.monotonic()
-        except NotDocked as exc:
-            self._count_error(exc)
+        except NotDocked:
             ship.set_status("IN_ORBIT")
             return control.monotonic()
-        except CargoFull as exc:
-            self._count_error(exc)
-            ship.cargo_units = ship.cargo_capacity
+        except CargoFull:
+            # Memory was wrong about the hold: look at it once (what is aboard, not just that it
+            # is full), so that the behaviour's next step can sell or hand it over.
+            try:
+                await control.cargo()
+            except (LeaseExpired, CallFenced):
+                raise
+            except CallError:
+                ship.cargo_units = ship.cargo_capacity
+                return self._backoff_instant()
             return control.monotonic()
-        except OutcomeUnknown as exc:
-            self._count_error(exc)
+        except OutcomeUnknown:
             try:
                 await control.resync()
             except CallError:
                 return self._backoff_instant()
             return control.monotonic()
-        except (ApiError, GatewayError) as exc:
-            self._count_error(exc)
+        except (ApiError, GatewayError):
             return self._backoff_instant()
         except Exception:
             log.exception("%s: %s step failed", self.symbol, self.behaviour.name)
             metrics.errors.labels(self.behaviour.name, "exception").inc()
             return self._backoff_instant()
-
-    def _count_error(self, exc: CallError) -> None:
-        code = str(exc.code) if isinstance(exc, ApiError) else type(exc).__name__
-        self._services.metrics.errors.labels(self.behaviour.name, code).inc()
 
     def _backoff_instant(self) -> float:
         self._failures += 1

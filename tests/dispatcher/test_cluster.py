@@ -122,6 +122,20 @@ async def _nodes(
         yield running
 
 
+def lease_changes(node: RunningService[Any, Any], change: str) -> float:
+    """How many lease changes of kind `change` the node's metrics counted."""
+    registry = node.ctx.registry.registry
+    value = registry.get_sample_value("flotilla_dispatcher_leases_total", {"change": change})
+    return float(value or 0.0)
+
+
+def gauge(node: RunningService[Any, Any], name: str) -> float:
+    """A gauge of the node's metrics, as a scrape would read it."""
+    node.ctx.registry.exposition()  # runs the refreshers, as a scrape does
+    value = node.ctx.registry.registry.get_sample_value(f"flotilla_dispatcher_{name}")
+    return float(value or 0.0)
+
+
 def turns(game: Any, ship: str) -> list[tuple[str, int, float, float]]:
     """The ship's tenures as the API saw them: (node, fencing token, first call, last call)."""
     out: list[tuple[str, int, float, float]] = []
@@ -259,6 +273,11 @@ async def test_a_partitioned_node_stops_before_its_leases_lapse_and_is_taken_ove
         )
         sequences = check_no_overlap(game, ships)
         assert all(sequences[s][-2:] == ["U", "V"] for s in u_share)
+        # The metrics tell the same story: U lost each of its leases once, V acquired them all.
+        assert lease_changes(u, "lost") == len(u_share)
+        assert lease_changes(u, "released") == 0
+        assert lease_changes(v, "acquired") == len(ships)
+        assert gauge(v, "ships_owned") == len(ships)
 
 
 async def test_assignments_change_what_a_ship_does(

@@ -88,7 +88,9 @@ class System(SQLModel, table=True):
 
 
 class Waypoint(SQLModel, table=True):
-    """A waypoint some event mentioned; type and coordinates come from ship routes."""
+    """A waypoint some event mentioned; type and coordinates come from ship routes and waypoint
+    observations, traits, the body it orbits and whether it is charted from the newest
+    observation (`observed_at`; all None while only routes and markets mentioned it)."""
 
     __tablename__ = "waypoints"
 
@@ -99,6 +101,10 @@ class Waypoint(SQLModel, table=True):
     y: int | None = None
     has_market: bool = False
     has_shipyard: bool = False
+    traits: list[str] | None = Field(default=None, sa_type=TEXT_ARRAY)
+    orbits: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    charted: bool | None = None
+    observed_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
 
 
 class Ship(SQLModel, table=True):
@@ -210,13 +216,15 @@ class ShipyardShip(SQLModel, table=True):
 
 
 class Survey(SQLModel, table=True):
-    """A survey of a waypoint's deposits, usable until it expires."""
+    """A survey of a waypoint's deposits, usable until it expires; who made it, when known."""
 
     __tablename__ = "surveys"
 
-    signature: str = Field(primary_key=True)
-    waypoint_symbol: str = Field(index=True)
-    size: str
+    signature: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    waypoint_symbol: str = Field(index=True, max_length=SYMBOL_LENGTH)
+    size: str = Field(max_length=SYMBOL_LENGTH)
+    agent: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    ship_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     deposits: list[str] = Field(sa_type=TEXT_ARRAY)
     expiration: datetime = Field(sa_type=TIMESTAMP)
     observed_at: datetime = Field(sa_type=TIMESTAMP)

@@ -1,7 +1,7 @@
 """The conductor's records: plan documents by revision, manual overrides, decisions.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02
 """
 
