@@ -4,11 +4,11 @@ ships.
 CPython's full (generation 2) collection walks every tracked object; with ten thousand ship
 tasks, models and controls alive that is a pause of half a second or more on the event loop,
 and every ship that becomes ready meanwhile waits it out (the ready → request delay's tail).
-Once a node has taken a large batch of ships, `settle_heap` collects what is garbage and moves
-every object still alive into the permanent generation, which later collections skip: they walk
-only what was allocated since. Reference counting still frees frozen objects that are no longer
-used; only a frozen reference cycle that becomes garbage later stays until the next
-`settle_heap` (which unfreezes and collects first).
+Once a node first drives a large fleet whose ships have all loaded, `settle_heap` collects what
+is garbage and moves every object still alive into the permanent generation, which later
+collections skip: they walk only what was allocated since. Reference counting still frees
+frozen objects that are no longer used; only a frozen reference cycle that becomes garbage
+later stays until the next `settle_heap` (which unfreezes and collects first).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = ["SETTLE_AFTER_STARTS", "settle_heap"]
 
 log = logging.getLogger("dispatcher.heap")
 
-# Ships started in one reconcile pass that make a settle worth its one pause.
+# Ships a node must drive (all loaded) before a settle is worth its one pause.
 SETTLE_AFTER_STARTS = 500
 
 

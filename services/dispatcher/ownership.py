@@ -120,11 +120,19 @@ class Ownership:
             for lease in taken:
                 self.metrics.leases.labels("acquired").inc()
                 self._start(lease)
-            if len(taken) >= SETTLE_AFTER_STARTS and not self._heap_settled:
-                self._heap_settled = True  # once: the pause it costs grows with the heap
-                settle_heap()
         self.metrics.ships_owned.set(len(self.runners))
+        self._settle_heap_once()
         self.reconciled.set()
+
+    def _settle_heap_once(self) -> None:
+        """Once the node first drives a large fleet and every ship of it has loaded its state,
+        settle the heap (see `dispatcher.heap`): once, since the pause it costs grows with the
+        heap."""
+        if self._heap_settled or len(self.runners) < SETTLE_AFTER_STARTS:
+            return
+        if all(runner.loaded for runner in self.runners.values()):
+            self._heap_settled = True
+            settle_heap()
 
     def _start(self, lease: Lease) -> None:
         if self.membership.draining or lease.ship not in self.assignments.assignments:

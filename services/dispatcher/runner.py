@@ -99,6 +99,7 @@ class ShipRunner:
         "behaviour",
         "control",
         "lease",
+        "loaded",
         "symbol",
         "task",
         "wakeup",
@@ -135,6 +136,7 @@ class ShipRunner:
         )
         self.control.behaviour = self.behaviour.name
         self.task: asyncio.Task[None] | None = None
+        self.loaded = False  # its state is in memory
 
     # --- told by the transport ---------------------------------------------------------------
 
@@ -181,6 +183,7 @@ class ShipRunner:
         most `LOADS_AT_ONCE` ships of the node at a time)."""
         async with self._services.loading:
             await self._load_now()
+        self.loaded = True
 
     async def _load_now(self) -> None:
         snapshot = await self._services.load_snapshot(self.symbol)

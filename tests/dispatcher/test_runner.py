@@ -233,13 +233,14 @@ async def test_a_node_taking_many_ships_loads_them_a_few_at_a_time(bench: Any) -
         runner.start()
     await _settle()
     assert most == LOADS_AT_ONCE == len(in_flight)
+    assert not any(r.loaded for r in runners)
     release.set()
     for _ in range(20):
         await _settle()
         if all(r.control.ship.role == "LOADED" for r in runners) and not in_flight:
             break
     assert not in_flight and most == LOADS_AT_ONCE
-    assert all(r.control.ship.role == "LOADED" for r in runners)  # every one loaded
+    assert all(r.control.ship.role == "LOADED" and r.loaded for r in runners)  # all loaded
     assert all(not r.task.done() for r in runners)  # type: ignore[union-attr]
     for runner in runners:
         runner.request_stop()
