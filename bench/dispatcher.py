@@ -27,8 +27,8 @@ Per side and size, measured over `--window` seconds after `--warmup`:
   its buckets; the baseline's own timings);
 - requests per mining cycle against the game's minimum: every request the simulator answered,
   against the calls a cycle cannot do without (each extraction that yielded, each sale, the two
-  flights with their dock and orbit, and the refuels the fuel burnt needs, ⌈12/100⌉ per flight
-  here), per cycle (two flights).
+  flights with the dock or orbit that changed the ship's state, and the refuels the fuel burnt
+  needs: 12 of a 100-unit tank per flight here), per cycle (two flights).
 
     python bench/dispatcher.py                  # the full run: under 5 minutes
     python bench/dispatcher.py --sizes 1000     # a quick one
@@ -287,18 +287,23 @@ class Figures:
 
 
 def cycle_figures(figures: Figures, before: Counter[str], after: Counter[str]) -> None:
-    """Requests per cycle and the game's minimum, from the simulator's answers since the ships
-    started (a cycle: two flights)."""
+    """Requests per cycle and the game's minimum for the same work, from the simulator's
+    answers since the ships started (a cycle: two flights). The minimum: each extraction and
+    sale, each flight with the dock or orbit that changed the ship's state, and the refuels the
+    fuel burnt needs (those made, up to one per tank the flights emptied); reads, refused calls
+    and extra refuels are above it."""
     delta = after - before
     flights = delta["navigate 200"]
+    refuels = min(delta["refuel 200"], math.ceil(flights * LEG_FUEL / FUEL_CAPACITY))
     needed = (
         delta["extract 201"]
         + delta["sell 201"]
-        + 2 * flights  # each flight, with the dock at its end or the orbit at its start
-        + flights * LEG_FUEL / FUEL_CAPACITY
+        + flights
+        + delta["dock 200"]
+        + delta["orbit 200"]
+        + refuels
     )
     cycles = flights / 2
-    figures.calls = delta["all"]
     figures.extra["calls by route"] = {k: v for k, v in sorted(delta.items()) if k != "all"}
     if cycles:
         figures.per_cycle = delta["all"] / cycles
@@ -495,17 +500,20 @@ def run_dispatcher(
                 pid = proc.proc.pid
                 deadline = time.monotonic() + args.start_timeout
                 started = time.monotonic()
-                while True:  # every ship owned and each one's first call sent
+                primed = route_counts(sim_metrics)["all"]
+                while True:  # every ship owned, and as many calls answered as there are ships
                     proc.check()
-                    sample = scrape(metrics)
-                    owned = total(sample, "flotilla_dispatcher_ships_owned")
-                    sent = total(sample, "flotilla_dispatcher_requests_total")
-                    if owned >= ships and (sent >= ships or args.behaviour != "mine"):
+                    owned = total(scrape(metrics), "flotilla_dispatcher_ships_owned")
+                    answered = route_counts(sim_metrics)["all"] - primed
+                    if owned >= ships and (answered >= ships or args.behaviour != "mine"):
                         break
                     if time.monotonic() > deadline:
-                        figures.note = f"only {owned:.0f} ships owned, {sent:.0f} calls sent"
+                        figures.note = (
+                            f"after {args.start_timeout:.0f} s only {owned:.0f} ships owned,"
+                            f" {answered:.0f} calls answered"
+                        )
                         break
-                    time.sleep(0.5)
+                    time.sleep(1.0)
                 figures.extra["start seconds"] = time.monotonic() - started
                 started_sim = route_counts(sim_metrics)
                 time.sleep(args.warmup)
@@ -705,6 +713,12 @@ def run_baseline(work: Path, ships: int, time_scale: float, args: argparse.Names
             elif threads < ships:
                 figures.note = f"capped at {threads} threads"
             started_sim = route_counts(sim_metrics)
+            deadline = time.monotonic() + args.start_timeout
+            while route_counts(sim_metrics)["all"] - started_sim["all"] < threads:
+                if time.monotonic() > deadline:
+                    figures.note += f" (its first {threads} calls not answered in time)"
+                    break
+                time.sleep(1.0)
             time.sleep(args.warmup)
             before = route_counts(sim_metrics)
             cpu0, t0 = cpu_seconds(pid), time.monotonic()
@@ -782,7 +796,10 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before measuring")
     parser.add_argument("--window", type=float, default=25.0, help="seconds measured per run")
     parser.add_argument(
-        "--start-timeout", type=float, default=90.0, help="seconds for a node to start its ships"
+        "--start-timeout",
+        type=float,
+        default=120.0,
+        help="seconds for a node to start its ships (default 120)",
     )
     parser.add_argument(
         "--baseline-max-threads", type=int, default=10_000, help="cap of the baseline's threads"
