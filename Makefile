@@ -27,6 +27,7 @@ lint: $(STAMP) ## Run ruff (lint and format check) and mypy
 	$(BIN)/ruff check services tests bench
 	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy tests bench
 
 test: lint ## Run lint, type checks and the whole test suite against real NATS and PostgreSQL
 	$(BIN)/pytest

@@ -63,7 +63,12 @@ LIMIT_PER_MINUTE = 150.0
 CLASSES = (COOLDOWN_START, SHIP_UNBLOCK, FLEET, BACKGROUND)
 # Share of arrivals per class, and how long a call of that class may wait in a queue.
 MIX = {COOLDOWN_START: 0.10, SHIP_UNBLOCK: 0.10, FLEET: 0.05, BACKGROUND: 0.75}
-DEADLINE_SECONDS = {COOLDOWN_START: 30.0, SHIP_UNBLOCK: 30.0, FLEET: 60.0, BACKGROUND: 60.0}
+DEADLINE_SECONDS: dict[int, float] = {
+    COOLDOWN_START: 30.0,
+    SHIP_UNBLOCK: 30.0,
+    FLEET: 60.0,
+    BACKGROUND: 60.0,
+}
 
 # --- the workload ------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ async def _wipe_jetstream(url: str) -> None:
     try:
         js = nc.jetstream()
         for stream in await js.streams_info():
+            assert stream.config.name is not None
             await js.delete_stream(stream.config.name)
     finally:
         await nc.close()

@@ -116,6 +116,7 @@ def _declared_all(tree: ast.Module) -> list[str] | None:
             targets = [node.target]
         for target in targets:
             if isinstance(target, ast.Name) and target.id == "__all__":
+                assert isinstance(node, (ast.Assign, ast.AnnAssign))
                 value = node.value
                 assert isinstance(value, (ast.List, ast.Tuple)), "__all__ must be a literal list"
                 return [str(ast.literal_eval(element)) for element in value.elts]

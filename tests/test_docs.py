@@ -26,7 +26,9 @@ def test_the_configuration_reference_is_generated_from_the_settings() -> None:
 
 
 def _python_blocks(text: str) -> list[str]:
-    blocks, inside, current = [], False, []
+    blocks: list[str] = []
+    current: list[str] = []
+    inside = False
     for line in text.splitlines():
         if line.strip() == "```python":
             inside, current = True, []
@@ -80,10 +82,10 @@ async def gateway_nc(nats_url: str) -> AsyncIterator[NatsClient]:
     """A gateway (started by the kit) against the simulator, and a NATS client to call it."""
     from gateway.declaration import SERVICE as GATEWAY
     from gateway.settings import GatewaySettings
-    from simulator.config import SimulatorConfig
+    from simulator.config import RateLimitSection, SimulatorConfig
     from simulator.server import running_simulator_async
 
-    config = SimulatorConfig(rate_limit={"enabled": False})
+    config = SimulatorConfig(rate_limit=RateLimitSection(enabled=False))
     async with running_simulator_async(config) as base_url:
         settings = load_settings(
             GatewaySettings,

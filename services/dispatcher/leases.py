@@ -46,6 +46,7 @@ from dispatcher.pipeline import Pipeline, Write
 from flotilla import names
 from flotilla.clock import Clock
 from flotilla.timestamps import to_timestamp
+from flotilla.topology import leases_epoch
 from flotilla.v1.api_pb2 import ShipFence
 from flotilla.v1.cluster_pb2 import ShipLease
 
@@ -59,14 +60,6 @@ STREAM = f"KV_{names.LEASES_BUCKET}"
 def lease_subject(ship: str) -> str:
     """The subject of `ship`'s lease key."""
     return f"$KV.{names.LEASES_BUCKET}.{ship}"
-
-
-async def leases_epoch(js: JetStreamContext) -> int:
-    """The leases bucket's creation time in nanoseconds: the epoch of its revisions."""
-    info = await js.stream_info(STREAM)
-    if info.created is None:
-        return 0
-    return int(info.created.timestamp() * 1_000_000_000)
 
 
 @dataclass(slots=True)

@@ -147,8 +147,8 @@ STORED_FIELDS: Final[Mapping[type[Message], Mapping[str, Sequence[str] | None]]]
         "wire_ms": ["request_log.wire_ms"],
         "attempts": ["request_log.attempts", "request_minutes.attempts"],
         "outcome": None,
-        "node": None,
-        "fence_token": None,
+        "node": ["request_log.node"],
+        "fence_token": ["request_log.fence_token"],
         "call_id": ["request_log.call_id"],
     },
 }

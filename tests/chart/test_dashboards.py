@@ -49,7 +49,7 @@ def exposed_series() -> dict[str, set[str]]:
                 extra = {"le"} if suffix == "_bucket" else set()
                 series[family.name + suffix] = labels | extra
         families = {family.name for family in registry.registry.collect()}
-        assert families == {c.describe()[0].name for c in collectors}, service.name
+        assert families == {next(iter(c.describe())).name for c in collectors}, service.name
     return series
 
 

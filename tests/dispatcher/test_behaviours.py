@@ -150,7 +150,8 @@ async def test_a_miner_hands_its_load_to_a_waiting_hauler_which_sells_it(
 
     async def peer(symbol: str) -> events_pb2.ShipState | None:
         value = bench.recorder.values.get((names.SHIPS_BUCKET, symbol))
-        return value  # type: ignore[return-value]
+        assert value is None or isinstance(value, events_pb2.ShipState)
+        return value
 
     miner_ship = bench.control("M-1")
     miner_ship.peers = peer

@@ -2,9 +2,10 @@
 exclusivity, hand-over on stop, take-over after a partition, and assignment changes.
 
 Each node is started through `flotilla.kit.open_service`, as in production, several in one
-process. The API side is the FAKE of `conftest.FakeGame` (the gateway is not runnable through
-the kit on this branch): it records every call with the node that sent it, the fencing token
-and the time, which is what the exclusivity checks read.
+process. The API side is the FAKE of `conftest.FakeGame`, so the many-node cases run in
+seconds on one event loop: it records every call with the node that sent it, the fencing token
+and the time, which is what the exclusivity checks read. `test_ownership.py` runs the same
+properties with real processes, the gateway and the simulator.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ async def lease_holder(js: JetStreamContext, ship: str) -> str | None:
         return None
     if is_tombstone(msg.headers):
         return None
-    return ShipLease.FromString(msg.data).node
+    return ShipLease.FromString(msg.data or b"").node
 
 
 async def _released(js: JetStreamContext, ship: str) -> bool:
@@ -113,7 +114,11 @@ async def _nodes(
                 open_service(SERVICE, node_settings(nats_url, name), seams={"transport": game})
             )
         for node in running.values():
-            await eventually(lambda node=node: "ownership" in node.exposed, what="node started")
+
+            def started(node: Any = node) -> bool:
+                return "ownership" in node.exposed
+
+            await eventually(started, what="node started")
         yield running
 
 

@@ -139,6 +139,9 @@ def test_the_local_run_starts_nodes_u_and_v(tmp_path: Path) -> None:
     specs = local_nodes(stack)
     assert [s.args for s in specs] == [["dispatcher", "--node", "U"], ["dispatcher", "--node", "V"]]
     assert len({s.name for s in specs}) == 2
+    assert all("FLOTILLA_DISPATCHER_AGENT" not in s.env for s in specs)
+    stack.endpoints["agent"] = "FLOT-ABC123"  # the symbol the gateway registers
+    assert {s.env["FLOTILLA_DISPATCHER_AGENT"] for s in local_nodes(stack)} == {"FLOT-ABC123"}
 
 
 def test_an_arrival_in_the_past_means_arrived() -> None:

@@ -102,7 +102,7 @@ async def test_errors_are_handled_by_type_and_never_end_the_task(bench: Any) -> 
     actions = game.calls_of("M-1")
     assert actions.count("extract") >= 5
     assert not runner.task.done()  # type: ignore[union-attr]
-    errors = {s.labels["code"] for s in metrics.errors.collect()[0].samples if s.value > 0}
+    errors = {s.labels["code"] for s in next(iter(metrics.errors.collect())).samples if s.value > 0}
     assert {"4000", "4236", "4999"} <= errors
     runner.request_stop()
     await _settle()
@@ -122,7 +122,8 @@ async def test_an_unknown_outcome_is_followed_by_one_look_at_the_ship(bench: Any
             calls.append(request.path)
             if request.path.endswith("/extract") and calls.count(request.path) == 2:
                 return ApiResult(outcome=CallOutcome.CALL_OUTCOME_UNKNOWN, error_message="dropped")
-            return await game.send(request)
+            answer: ApiResult = await game.send(request)
+            return answer
 
     runner = ShipRunner(
         _lease("M-1"), Assignment("M-1", "mine", ASTEROID), _services(bench, metrics, Flaky())
@@ -147,7 +148,7 @@ async def test_the_ready_to_request_delay_is_measured_from_the_wake_instant(benc
     runner.start()
     await _settle()
     await _advance(bench, 70 * 3, step=70)
-    samples = {s.name: s.value for s in metrics.ready_delay.collect()[0].samples}
+    samples = {s.name: s.value for s in next(iter(metrics.ready_delay.collect())).samples}
     assert samples["flotilla_dispatcher_ready_to_request_seconds_count"] >= 3
     # On the manual clock the request goes out at the very instant the ship became ready.
     assert samples["flotilla_dispatcher_ready_to_request_seconds_sum"] == 0
@@ -196,7 +197,8 @@ async def test_a_fenced_call_stops_the_ship_at_once(bench: Any) -> None:
         async def send(self, request: Any) -> ApiResult:
             if request.path.endswith("/extract"):
                 return ApiResult(outcome=CallOutcome.CALL_OUTCOME_FENCED, error_message="fenced")
-            return await bench.game.send(request)
+            answer: ApiResult = await bench.game.send(request)
+            return answer
 
     services = _services(bench, metrics, Fencing())
     services.on_fenced = told.append
@@ -207,7 +209,7 @@ async def test_a_fenced_call_stops_the_ship_at_once(bench: Any) -> None:
     assert told == ["M-1"]
     fenced = [
         s.value
-        for s in metrics.leases.collect()[0].samples
+        for s in next(iter(metrics.leases.collect())).samples
         if s.labels.get("change") == "fenced" and s.name.endswith("_total")
     ]
     assert fenced == [1.0]

@@ -17,7 +17,13 @@ from flotilla.kit.nats import open_nats, redact_url
 from flotilla.kit.options import add_setting_options, option_values
 from flotilla.local_servers import free_port
 from flotilla.metrics import MetricsRegistry
-from flotilla.settings import Section, ServiceSettings, SettingsError, load_settings
+from flotilla.settings import (
+    ProbeSection,
+    Section,
+    ServiceSettings,
+    SettingsError,
+    load_settings,
+)
 
 
 class Tuning(Section):
@@ -138,7 +144,7 @@ def test_probe_port_zero_is_a_free_port_and_off_is_spelled_out(
 
 async def test_probes_report_every_declared_check_and_the_metrics() -> None:
     drained: list[str] = []
-    settings = ExampleSettings(probes={"host": "127.0.0.1", "port": 0})
+    settings = ExampleSettings(probes=ProbeSection(host="127.0.0.1", port=0))
     async with open_service(EXAMPLE, settings, seams={"drained": drained}) as running:
         assert running.probe_url is not None
         async with httpx.AsyncClient(base_url=running.probe_url) as client:
@@ -185,7 +191,9 @@ async def test_a_drain_longer_than_the_grace_period_is_cancelled() -> None:
         metrics=ExampleMetrics,
         body=stuck,
     )
-    settings = ExampleSettings(shutdown_grace_seconds=0.05, probes={"port": "off"})
+    settings = ExampleSettings(
+        shutdown_grace_seconds=0.05, probes=ProbeSection.model_validate({"port": "off"})
+    )
     async with open_service(service, settings) as running:
         assert running.probe_url is None
     assert cancelled.is_set()
@@ -204,7 +212,9 @@ async def test_a_failing_body_is_raised_where_the_service_was_opened() -> None:
         body=failing,
     )
     with pytest.raises(ServiceFailed, match="cannot work today"):
-        async with open_service(service, ExampleSettings(probes={"port": "off"})) as running:
+        async with open_service(
+            service, ExampleSettings(probes=ProbeSection.model_validate({"port": "off"}))
+        ) as running:
             await asyncio.wait_for(asyncio.shield(running.task), 5)
 
 
@@ -273,7 +283,10 @@ async def test_sigterm_drains_and_closes_resources_in_reverse_order() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     sender = asyncio.create_task(send_sigterm_when_serving())
-    await asyncio.wait_for(serve(service, ExampleSettings(probes={"port": "off"})), timeout=10)
+    await asyncio.wait_for(
+        serve(service, ExampleSettings(probes=ProbeSection.model_validate({"port": "off"}))),
+        timeout=10,
+    )
     await sender
     assert events == ["drained", "closed second resource", "closed first resource"]
 

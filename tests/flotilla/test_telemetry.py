@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from flotilla.telemetry import extract_context, inject_headers
 
@@ -16,6 +16,7 @@ def test_a_span_started_from_extracted_headers_continues_the_callers_trace() -> 
     assert headers["Nats-Msg-Id"] == "x"
     with tracer.start_as_current_span("callee", context=extract_context(headers)) as callee:
         assert callee.get_span_context().trace_id == caller.get_span_context().trace_id
+        assert isinstance(callee, ReadableSpan)
         assert callee.parent is not None
         assert callee.parent.span_id == caller.get_span_context().span_id
     assert trace.get_current_span() is trace.INVALID_SPAN

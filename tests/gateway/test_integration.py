@@ -193,7 +193,7 @@ async def test_faults_from_the_simulator_are_survived_with_bounded_retries(
     failed_reads = [r for r in reads if isinstance(r, Exception)]
     assert all(isinstance(r, CallFailed) for r in failed_reads), failed_reads
     assert len(failed_reads) <= 3
-    assert all(r.attempts <= 4 + 5 for r in failed_reads)  # type: ignore[union-attr]
+    assert all(isinstance(r, CallFailed) and r.attempts <= 4 + 5 for r in failed_reads)
     assert not [m for m in moves if isinstance(m, Exception) and not isinstance(m, CallFailed)]
     unknown = [w for w in writes if isinstance(w, OutcomeUnknown)]
     assert unknown, "some refuels should have met an ambiguous fault"

@@ -245,6 +245,9 @@ class _BothClocks:
     def monotonic(self) -> float:
         return self.gateway.monotonic()
 
+    def time(self) -> float:
+        return self.now().timestamp()
+
 
 def _drive_against_the_server(
     *,

@@ -246,10 +246,14 @@ class EventFactory:
         outcome: int = api_pb2.CALL_OUTCOME_COMPLETED,
         agent: str = "AGENT",
         call_id: str = "",
+        node: str = "",
+        fence_token: int = 0,
     ) -> Outgoing:
         m = events_pb2.RequestLog(
             event_id=self.event_id(),
             call_id=call_id,
+            node=node,
+            fence_token=fence_token,
             agent=agent,
             ship_symbol="AGENT-1",
             endpoint="/my/ships/{shipSymbol}/extract",

@@ -5,13 +5,13 @@ one integer) more in any field is refused with the field and the column named.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from flotilla.db.schema import SYMBOL_LENGTH, metadata
@@ -31,7 +31,8 @@ UNBOUNDED_SAMPLE = 300
 LATER = datetime(2026, 1, 5, 12, 5, tzinfo=UTC)
 
 
-def _messages(descriptor: Descriptor) -> Iterator[Descriptor]:
+def _messages(descriptor: Any) -> Iterator[Any]:
+    # Any: the protobuf stubs type nested descriptors as optional and as two classes.
     yield descriptor
     for field in descriptor.fields:
         if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.file.package == (
@@ -92,7 +93,9 @@ def test_the_limits_are_the_schemas_column_types() -> None:
 
 def test_an_integer_field_wider_than_its_column_is_range_checked() -> None:
     """No stored field is wider than its column today; the check is derived when one is."""
-    stored = {events_pb2.RequestLog: {"fence_token": ["request_log.status"]}}
+    stored: dict[type[Message], dict[str, Sequence[str] | None]] = {
+        events_pb2.RequestLog: {"fence_token": ["request_log.status"]}
+    }
     check = capacity_check(events_pb2.RequestLog, stored)
     check(events_pb2.RequestLog(fence_token=2**31 - 1))
     with pytest.raises(Overflow, match=r"fence_token 2147483648 does not fit request_log.status"):
@@ -113,7 +116,8 @@ def _fill(message: Message, path: str = "") -> list[tuple[str, int]]:
     limit; return (field path, limit) of the bounded ones."""
     _, stored = STORED_BY_NAME[message.DESCRIPTOR.full_name]
     bounded: list[tuple[str, int]] = []
-    for field in message.DESCRIPTOR.fields:
+    descriptor: Any = message.DESCRIPTOR
+    for field in descriptor.fields:
         if field.type == FieldDescriptor.TYPE_MESSAGE:
             if field.message_type.full_name not in STORED_BY_NAME:
                 continue

@@ -84,6 +84,8 @@ REQUEST_COLUMNS: Final = [
     Column("timestamp", "timestamptz"),
     Column("outcome", "text"),
     Column("call_id", "text"),
+    Column("node", "text"),
+    Column("fence_token", "int8"),
 ]
 REQUESTS_SQL: Final = f"""
 WITH fresh AS (
@@ -175,6 +177,8 @@ def request_rows(batch: CoalescedBatch) -> list[Row]:
             to_datetime(r.timestamp),
             outcomes[r.outcome],
             r.call_id or None,
+            r.node or None,
+            r.fence_token or None,
         )
         for event_id, r in batch.requests.items()
     ]

@@ -373,3 +373,37 @@ def test_downgrading_revision_0003_unbounds_symbols_and_drops_the_call_id(
         }
         _insert(conn, "transactions", [{**_transaction(2, "sell", 1), "agent": "S" * 65}])
     assert "call_id" not in columns and columns["agent"] is None
+
+
+# --- revision 0004: the sending node and the fencing token ------------------------------------
+
+
+def test_revision_0004_adds_the_node_and_fence_token_and_downgrades_without_them(
+    database_url: str,
+) -> None:
+    migrate.upgrade(database_url, "0003")
+    with psycopg.connect(database_url) as conn:
+        _insert(conn, "request_log", [_request(1, "fleet", "completed")])
+    migrate.upgrade(database_url)
+    with psycopg.connect(database_url) as conn:
+        _insert(
+            conn,
+            "request_log",
+            [{**_request(2, "fleet", "fenced"), "node": "U", "fence_token": 2**40}],
+        )
+    assert _rows(database_url, "SELECT node, fence_token FROM request_log ORDER BY event_id") == [
+        (None, None),
+        ("U", 2**40),
+    ]
+    migrate.downgrade(database_url, "0003")
+    assert _version(database_url) == "0003"
+    with psycopg.connect(database_url) as conn:
+        columns = {
+            row[0]
+            for row in conn.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'request_log'"
+            )
+        }
+    assert {"node", "fence_token"}.isdisjoint(columns) and "call_id" in columns
+    assert _rows(database_url, "SELECT count(*) FROM request_log") == [(2,)]
