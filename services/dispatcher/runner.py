@@ -48,10 +48,12 @@ from flotilla.semconv import SpanAttr, outcome_name
 from flotilla.v1.api_pb2 import ApiResult
 from flotilla.v1.events_pb2 import ShipState
 
-__all__ = ["FleetServices", "ShipRunner"]
+__all__ = ["LOADS_AT_ONCE", "FleetServices", "ShipRunner"]
 
 log = logging.getLogger("dispatcher.ships")
 
+# Ship loads (snapshot reads, or one look at the API) in flight at once.
+LOADS_AT_ONCE = 32
 # A behaviour that keeps asking to go on at once without calling anything is a bug: after this
 # many such steps in a row the ship waits, so it can never spin the node.
 _IDLE_SPIN_LIMIT = 50
@@ -77,6 +79,10 @@ class FleetServices:
     on_fenced: Callable[[str], None]
     # Each step is a span, so the gateway's spans and the events continue the step's trace.
     tracer: Tracer = field(default_factory=lambda: trace.get_tracer("flotilla.dispatcher"))
+    # Ships loading their state at once: a node taking thousands of ships together loads them
+    # a few at a time, so the event loop keeps renewing leases and driving the ships already
+    # loaded instead of queueing thousands of reads at once.
+    loading: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(LOADS_AT_ONCE))
 
 
 class ShipRunner:
@@ -94,6 +100,7 @@ class ShipRunner:
         "behaviour",
         "control",
         "lease",
+        "loaded",
         "symbol",
         "task",
         "wakeup",
@@ -130,6 +137,7 @@ class ShipRunner:
         )
         self.control.behaviour = self.behaviour.name
         self.task: asyncio.Task[None] | None = None
+        self.loaded = False  # its state is in memory
 
     # --- told by the transport ---------------------------------------------------------------
 
@@ -178,7 +186,13 @@ class ShipRunner:
     # --- the task ----------------------------------------------------------------------------
 
     async def _load(self) -> None:
-        """The ship's state: its snapshot in the ships bucket, else one look at the API."""
+        """The ship's state: its snapshot in the ships bucket, else one look at the API (at
+        most `LOADS_AT_ONCE` ships of the node at a time)."""
+        async with self._services.loading:
+            await self._load_now()
+        self.loaded = True
+
+    async def _load_now(self) -> None:
         snapshot = await self._services.load_snapshot(self.symbol)
         if snapshot is not None:
             model = ShipModel.from_snapshot(snapshot)

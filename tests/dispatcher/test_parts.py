@@ -174,3 +174,29 @@ def test_an_arrival_in_the_past_means_arrived() -> None:
     clock.advance(31)
     ship.arrived(clock.now())
     assert ship.status == "IN_ORBIT"
+
+
+def test_settling_the_heap_collects_then_freezes_what_is_alive() -> None:
+    import gc
+    import weakref
+
+    from dispatcher.heap import settle_heap
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the collector frees it
+
+    kept = Node()
+    garbage = Node()
+    gone = weakref.ref(garbage)
+    del garbage
+    try:
+        frozen = settle_heap()
+        assert gone() is None  # collected first
+        assert frozen == gc.get_freeze_count() > 0
+        # What is alive sits in the permanent generation: later collections do not walk it.
+        assert not any(o is kept for o in gc.get_objects())
+        gc.collect()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
