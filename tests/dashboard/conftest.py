@@ -6,7 +6,7 @@ localhost; the tests assert there are none.
 
 Until the conductor assigns ships, the stack fixture does what it would: it writes one
 assignment per ship to the assignments bucket (the frigate mines the asteroid near
-headquarters, the probe explores), so that the ships move, cool down and earn.
+headquarters, the probe watches the nearest market, where the frigate sells), so that the ships move, cool down and earn.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from nats.js import JetStreamContext
 from conductor.web.app import dashboard_app, serving
 from conductor.web.shared import SharedSource
 from flotilla import names
-from flotilla.client import GatewayTransport, SpaceTradersClient
+from flotilla.client import GatewayTransport, GatewayUnavailable, SpaceTradersClient
 from flotilla.db import migrate
 from flotilla.db.pool import ConnectionPool, PoolSection, open_pool
 from flotilla.kit import open_service
@@ -133,10 +133,36 @@ async def bare_dashboard(nats_url: str, database_url: str) -> AsyncIterator[Dash
         yield board
 
 
-async def _assign(js: JetStreamContext, ship: str, behaviour: str, waypoint: str = "") -> None:
+ORES = {"IRON_ORE", "COPPER_ORE", "ALUMINUM_ORE", "SILVER_ORE", "QUARTZ_SAND", "ICE_WATER"}
+ORES |= {"SILICON_CRYSTALS", "PRECIOUS_STONES", "AMMONIA_ICE", "GOLD_ORE", "PLATINUM_ORE"}
+
+
+async def _ore_market(api: SpaceTradersClient, system: str) -> str:
+    """The market of `system` that buys the most kinds of what an asteroid yields."""
+    listed = await api.list_waypoints(system, traits="MARKETPLACE")
+    best, most = "", -1
+    for waypoint in listed.items:
+        market = await api.get_market(waypoint.symbol)
+        buys = {g.symbol for g in [*market.imports, *market.exchange]} & ORES
+        if len(buys) > most:
+            best, most = waypoint.symbol, len(buys)
+    return best
+
+
+async def _assign(
+    js: JetStreamContext,
+    ship: str,
+    behaviour: str,
+    waypoint: str = "",
+    params: dict[str, str] | None = None,
+) -> None:
     kv = await js.key_value(names.ASSIGNMENTS_BUCKET)
     assignment = fleet_pb2.ShipAssignment(
-        ship_symbol=ship, role=behaviour + "s", behaviour=behaviour, waypoint_symbol=waypoint
+        ship_symbol=ship,
+        role=behaviour + "s",
+        behaviour=behaviour,
+        waypoint_symbol=waypoint,
+        params=params or {},
     )
     assignment.assigned_at.GetCurrentTime()
     await kv.put(ship, assignment.SerializeToString())
@@ -179,17 +205,26 @@ async def dashboard(nats_url: str, database_url: str) -> AsyncIterator[Dashboard
             api = SpaceTradersClient(
                 GatewayTransport(board.nc, agent=""), default_deadline_seconds=60
             )
-            fleet = await eventually(api.all_ships, what="the gateway lists the fleet")
+
+            async def listed() -> Any:
+                try:
+                    return await api.all_ships()
+                except GatewayUnavailable:  # not subscribed yet
+                    return None
+
+            fleet = await eventually(listed, what="the gateway lists the fleet")
             board.ships = sorted(ship.symbol for ship in fleet)
             hq_system = fleet[0].nav.system_symbol
             asteroids = await api.list_waypoints(hq_system, type="ENGINEERED_ASTEROID")
-            asteroid = asteroids.items[0].symbol
+            asteroid = asteroids.items[0]
+            market = await _ore_market(api, hq_system)
             for ship in fleet:
-                miner = any(m.symbol.startswith("MOUNT_MINING") for m in ship.mounts)
-                if miner:
-                    await _assign(board.js, ship.symbol, "mine", asteroid)
-                else:
-                    await _assign(board.js, ship.symbol, "explore")
+                if any(m.symbol.startswith("MOUNT_MINING") for m in ship.mounts):
+                    await _assign(board.js, ship.symbol, "mine", asteroid.symbol)
+                else:  # the probe watches the market the miner sells at
+                    await _assign(
+                        board.js, ship.symbol, "probe", market, {"interval_seconds": "20"}
+                    )
             # The agent by name: a node left to pick "the gateway's first" publishes events
             # with an empty agent, which the persister refuses.
             agent = await api.get_agent()

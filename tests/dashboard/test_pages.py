@@ -5,11 +5,17 @@ page asks anything of a host other than localhost."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
 
-from .conftest import Browser, Dashboard, eventually
+from conductor.web.shared import plan_from_json
+from flotilla import names
+from flotilla.db import analytics
+
+from .conftest import TOKEN, Browser, Dashboard, eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -35,8 +41,7 @@ async def test_the_overview_lists_every_ship_with_its_status(
         await row.wait_for()
         cells = await row.locator("td").all_inner_texts()
         assert cells[0].startswith(symbol)
-        assert cells[1] in ("mines", "explores"), cells  # the role of its assignment
-        import re
+        assert cells[1] in ("mines", "probes"), cells  # the role of its assignment
 
         assert re.match(STATUSES, cells[4]), cells
     counts = await page.locator("#counts").inner_text()
@@ -59,4 +64,154 @@ async def test_the_overview_lists_every_ship_with_its_status(
     )
     assert overflow <= 1, f"the page is {overflow}px wider than a phone"
     await browser.screenshot("phone")
+    _assert_all_local(browser)
+
+
+async def test_following_a_ship_opens_its_detail_with_live_numbers(
+    dashboard: Dashboard, browser: Browser
+) -> None:
+    page = await _open(browser, dashboard.url + "/")
+    miner = dashboard.ships[0]
+    await page.locator(f'tr[data-ship="{miner}"] a').click()
+    await page.wait_for_url(f"**/ships/{miner}")
+    await page.locator("#version").wait_for()
+    assert await page.locator("#symbol").inner_text() == miner
+    first = {
+        "version": await page.locator("#version").inner_text(),
+        "cargo": await page.locator("#cargo-units").inner_text(),
+    }
+    # The ship mines: its state version and hold change while the page stays open.
+    await page.wait_for_function(
+        """(first) => document.getElementById("version").textContent !== first.version
+                   && document.getElementById("cargo-units").textContent !== first.cargo""",
+        arg=first,
+        timeout=120_000,
+    )
+    assert await page.locator("#assigned-behaviour").inner_text() == "mine"
+    calls = page.locator("#calls tbody tr")
+    await calls.first.wait_for()
+    assert await calls.count() > 0
+    row = await calls.first.locator("td").all_inner_texts()
+    assert row[3].endswith(" ms") and row[4].endswith(" ms"), row  # queue wait, wire time
+    status = await page.locator("#status-now").inner_text()
+    assert status.split(" ")[0] in ("in", "cooling", "ready", "parked"), status
+    await browser.screenshot()
+    _assert_all_local(browser)
+
+
+async def _income(board: Dashboard) -> bool:
+    async with board.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM credit_minutes WHERE kind = ANY(%s)",
+            (list(analytics.INCOME_KINDS),),
+        )
+        row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+CHARTS = ("cph", "cpr", "saturation", "timing", "credits", "active", "behaviour", "shiptype")
+
+
+async def test_every_chart_draws_data_points(dashboard: Dashboard, browser: Browser) -> None:
+    await eventually(lambda: _income(dashboard), within=240, what="the miner sells its load")
+    page = await _open(browser, dashboard.url + "/charts")
+    await page.select_option("#window", "1h")
+    for chart in CHARTS:
+        marks = page.locator(f"#chart-{chart} svg .pt, #chart-{chart} svg .bar")
+        await marks.first.wait_for(timeout=60_000)
+        assert await marks.count() > 0, chart
+    # The saturation chart carries the limit line; the credits chart ends at a known balance.
+    assert await page.locator("#chart-saturation svg line.limit").count() == 1
+    assert "limit 150/min" in await page.locator("#chart-saturation svg").inner_html()
+    await browser.screenshot()
+    _assert_all_local(browser)
+
+
+PLAN = {
+    "working_capital_floor": 1000,
+    "roles": [
+        {"name": "mines", "ship_type": "SHIP_COMMAND_FRIGATE", "count": 1, "behaviour": "mine"},
+        {"name": "probes", "ship_type": "SHIP_PROBE", "count": 2, "behaviour": "probe"},
+    ],
+}
+
+
+async def _role_cells(page: Any, role: str) -> tuple[str, str]:
+    row = page.locator(f'tr[data-role="{role}"]')
+    return (
+        await row.locator("td.desired").inner_text(),
+        await row.locator("td.actual").inner_text(),
+    )
+
+
+async def test_the_plan_page_shows_desired_vs_actual_and_applies_an_edit(
+    dashboard: Dashboard, browser: Browser
+) -> None:
+    await dashboard.source.apply_plan(PLAN, by="test")
+    page = await _open(browser, dashboard.url + "/plan")
+    await page.locator('tr[data-role="probes"]').wait_for()
+    assert await _role_cells(page, "mines") == ("1", "1")
+    assert await _role_cells(page, "probes") == ("2", "1")
+    # A dry run of the shown plan: one more probe to buy.
+    await page.click("#dry-run")
+    await page.locator("#result li").first.wait_for()
+    assert "1 × SHIP_PROBE for probes" in await page.locator("#result").inner_text()
+    # Applying needs the token; with it the edit becomes the next plan version.
+    edited = json.loads(await page.locator("#editor").input_value())
+    edited["roles"][1]["count"] = 1
+    await page.fill("#editor", json.dumps(edited))
+    await page.click("#apply")
+    await page.locator("#result .error").wait_for()
+    assert "token" in await page.locator("#result").inner_text()
+    await page.fill("#token", TOKEN)
+    await page.click("#token-form button")
+    await page.locator("#token-state", has_text="token accepted").wait_for()
+    await page.click("#apply")
+    await page.locator("#result .ok").wait_for()
+    kv = await dashboard.js.key_value(names.PLAN_BUCKET)
+    stored = plan_from_json({"roles": []})
+    stored.ParseFromString((await kv.get(names.PLAN_KEY)).value or b"")
+    assert stored.version == 2
+    assert [(r.name, r.count) for r in stored.roles] == [("mines", 1), ("probes", 1)]
+    await page.locator('tr[data-role="probes"] td.desired', has_text="1").wait_for()
+    await browser.screenshot()
+    _assert_all_local(browser)
+
+
+async def test_an_override_made_in_the_page_shows_up_in_the_api(
+    dashboard: Dashboard, browser: Browser
+) -> None:
+    probe = dashboard.ships[-1]
+    page = await _open(browser, f"{dashboard.url}/ships/{probe}")
+    await page.locator("#assigned-behaviour").wait_for()
+    await page.fill("#behaviour", "idle")
+    await page.fill("#expires", "30")
+    await page.click("#override-set")
+    await page.locator("#override-state", has_text="token").wait_for()
+    before = await dashboard.assignment(probe)
+    assert before is not None and not before.manual  # refused without the token
+    await page.fill("#token", "not-the-token")
+    await page.click("#token-form button")
+    await page.locator("#token-state", has_text="token refused").wait_for()
+    await page.fill("#token", TOKEN)
+    await page.click("#token-form button")
+    await page.locator("#token-state", has_text="token accepted").wait_for()
+    await page.click("#override-set")
+    await page.locator("#override-state", has_text="Override saved").wait_for()
+
+    async def overridden() -> bool:
+        stored = await dashboard.assignment(probe)
+        return bool(stored and stored.manual and stored.behaviour == "idle")
+
+    await eventually(overridden, within=10, what="the assignments bucket holds the override")
+    answer = await page.request.get(f"{dashboard.url}/data/ships/{probe}")
+    assert answer.ok
+    body = await answer.json()
+    assert body["assignment"]["manual"] is True and body["assignment"]["behaviour"] == "idle"
+    await page.locator("#assigned-kind", has_text="manual override").wait_for()
+    await browser.screenshot("override")
+    await page.click("#override-clear")
+    await page.locator("#override-state", has_text="back to the plan").wait_for()
+    stored = await dashboard.assignment(probe)
+    assert stored is not None and not stored.manual
     _assert_all_local(browser)

@@ -7,6 +7,8 @@
   const main = document.getElementById("main");
   main.innerHTML = `
     <p class="crumbs"><a href="${F.root}/">Fleet</a> › <span id="symbol"></span></p>
+    <p class="empty" id="unknown" hidden></p>
+    <div id="detail">
     <div class="cards" id="summary"></div>
     <div class="columns">
       <section><h2>Navigation</h2><div id="nav"></div></section>
@@ -24,7 +26,7 @@
         </form></section>
       <section><h2>Earnings (24 h)</h2><div id="earnings"></div></section>
     </div>
-    <section><h2>Recent API calls</h2><div class="scroll" id="calls"></div></section>`;
+    <section><h2>Recent API calls</h2><div class="scroll" id="calls"></div></section></div>`;
   const $ = (id) => document.getElementById(id);
   $("symbol").textContent = symbol;
   document.title = symbol + " · Flotilla";
@@ -98,11 +100,16 @@
       data = await F.api("/ships/" + encodeURIComponent(symbol));
     } catch (error) {
       if (error.status === 404) {
-        main.innerHTML = `<p class="empty">No ship ${F.esc(symbol)} is known. Go back to the <a href="${F.root}/">fleet</a>.</p>`;
+        $("unknown").hidden = false;
+        $("unknown").innerHTML = `No ship ${F.esc(symbol)} is known (yet): ships appear once a dispatcher has
+          listed the fleet. Back to the <a href="${F.root}/">fleet</a>.`;
+        $("detail").hidden = true;
         return;
       }
       throw error;
     }
+    $("unknown").hidden = true;
+    $("detail").hidden = false;
     render();
   }
 
