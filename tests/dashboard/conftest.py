@@ -6,7 +6,8 @@ localhost; the tests assert there are none.
 
 Until the conductor assigns ships, the stack fixture does what it would: it writes one
 assignment per ship to the assignments bucket (the frigate mines the asteroid near
-headquarters, the probe watches the nearest market, where the frigate sells), so that the ships move, cool down and earn.
+headquarters, the probe watches the market that buys ores, where the frigate sells), so that
+the ships move, cool down and earn.
 """
 
 from __future__ import annotations
@@ -247,12 +248,12 @@ class Browser:
     outside: list[str]
     name: str
 
-    async def screenshot(self, label: str = "") -> Path:
-        """Save a full-page screenshot under test-output/dashboard/."""
+    async def screenshot(self, label: str = "", *, full_page: bool = True) -> Path:
+        """Save a screenshot (of the whole page by default) under test-output/dashboard/."""
         OUTPUT.mkdir(parents=True, exist_ok=True)
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.name + (f"-{label}" if label else ""))
         path = OUTPUT / f"{safe}.png"
-        await self.page.screenshot(path=str(path), full_page=True)
+        await self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
 

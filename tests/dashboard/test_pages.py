@@ -74,19 +74,21 @@ async def test_following_a_ship_opens_its_detail_with_live_numbers(
     miner = dashboard.ships[0]
     await page.locator(f'tr[data-ship="{miner}"] a').click()
     await page.wait_for_url(f"**/ships/{miner}")
-    await page.locator("#version").wait_for()
+    await page.locator("#updated").wait_for()
     assert await page.locator("#symbol").inner_text() == miner
     first = {
-        "version": await page.locator("#version").inner_text(),
+        "updated": await page.locator("#updated").inner_text(),
         "cargo": await page.locator("#cargo-units").inner_text(),
     }
-    # The ship mines: its state version and hold change while the page stays open.
+    # The ship mines: its hold and its last update change while the page stays open.
     await page.wait_for_function(
-        """(first) => document.getElementById("version").textContent !== first.version
+        """(first) => document.getElementById("updated").textContent !== first.updated
                    && document.getElementById("cargo-units").textContent !== first.cargo""",
         arg=first,
         timeout=120_000,
     )
+    mounts = await page.locator("#nav dd").nth(6).inner_text()
+    assert "MOUNT_MINING" in mounts, mounts
     assert await page.locator("#assigned-behaviour").inner_text() == "mine"
     calls = page.locator("#calls tbody tr")
     await calls.first.wait_for()

@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
@@ -30,7 +31,7 @@ from flotilla.clock import Clock, SystemClock
 from flotilla.db import analytics
 from flotilla.db.pool import ConnectionPool
 from flotilla.timestamps import to_datetime, to_timestamp
-from flotilla.v1 import fleet_pb2
+from flotilla.v1 import events_pb2, fleet_pb2
 
 __all__ = [
     "CHART_POINTS",
@@ -228,43 +229,63 @@ class SharedSource:
         self.js = js
         self.clock = clock or SystemClock()
         self.assignments: dict[str, fleet_pb2.ShipAssignment] = {}
+        # The last full state each ship's owner wrote: role, frame and mounts even where the
+        # database has none yet.
+        self.snapshots: dict[str, events_pb2.ShipState] = {}
         self.synced = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start watching the assignments bucket (the current keys are loaded first)."""
-        self._task = asyncio.create_task(self._watch_assignments())
+        """Start watching the assignments and ships buckets (current keys are loaded first)."""
+        ships_synced = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(
+                self._watch(
+                    names.ASSIGNMENTS_BUCKET,
+                    self.assignments,
+                    fleet_pb2.ShipAssignment,
+                    self.synced,
+                )
+            ),
+            asyncio.create_task(
+                self._watch(names.SHIPS_BUCKET, self.snapshots, events_pb2.ShipState, ships_synced)
+            ),
+        ]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.synced.wait(), 10)
+            await asyncio.wait_for(asyncio.gather(self.synced.wait(), ships_synced.wait()), 10)
 
     async def stop(self) -> None:
-        """Stop the watcher."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop the watchers."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await task
 
-    async def _watch_assignments(self) -> None:
+    async def _watch(
+        self, bucket: str, store: dict[str, Any], kind: type[Message], synced: asyncio.Event
+    ) -> None:
+        """Keep `store` equal to the bucket's decoded values (one watcher for every key)."""
         while True:
             try:
-                kv = await self.js.key_value(names.ASSIGNMENTS_BUCKET)
+                kv = await self.js.key_value(bucket)
                 watcher = await kv.watchall()
                 while True:
                     entry = await watcher.updates(timeout=3600)  # type: ignore[no-untyped-call]
                     if entry is None:
-                        self.synced.set()
+                        synced.set()
                         continue
                     if entry.operation in ("DEL", "PURGE") or not entry.value:
-                        self.assignments.pop(entry.key, None)
+                        store.pop(entry.key, None)
                         continue
-                    assignment = fleet_pb2.ShipAssignment()
+                    value = kind()
                     try:
-                        assignment.ParseFromString(entry.value)
+                        value.ParseFromString(entry.value)
                     except Exception:
-                        continue  # the dispatcher dead-letters it; the page shows no assignment
-                    self.assignments[entry.key] = assignment
+                        continue  # its readers dead-letter it; the pages show nothing for it
+                    store[entry.key] = value
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -292,7 +313,20 @@ class SharedSource:
     async def _ship_rows(self, conn: Any, symbol: str | None = None) -> list[dict[str, Any]]:
         where, params = ("WHERE symbol = %s", (symbol,)) if symbol else ("", ())
         cur = await conn.execute(_SHIPS_SQL.format(where=where), params)
-        return [dict(zip(_SHIP_COLUMNS, row, strict=True)) for row in await cur.fetchall()]
+        rows = [dict(zip(_SHIP_COLUMNS, row, strict=True)) for row in await cur.fetchall()]
+        for row in rows:
+            snapshot = self.snapshots.get(row["symbol"])
+            if snapshot is None:
+                continue
+            row["role"] = row["role"] or snapshot.role or None
+            row["frame"] = row["frame"] or snapshot.frame or None
+            if not row["mounts"] and snapshot.HasField("mounts"):
+                row["mounts"] = list(snapshot.mounts.symbols)
+        return rows
+
+    def _frame(self, symbol: str, rows: dict[str, str | None]) -> str:
+        snapshot = self.snapshots.get(symbol)
+        return rows.get(symbol) or (snapshot.frame if snapshot else "") or "unknown"
 
     async def _current_plan(self) -> tuple[fleet_pb2.FleetPlan | None, int]:
         kv = await self._kv(names.PLAN_BUCKET)
@@ -479,15 +513,20 @@ class SharedSource:
             span = analytics.Window.ending(now, window)
             origin = minutes[0].minute if minutes else span.start
             cur = await conn.execute(
-                "SELECT coalesce(s.frame, 'unknown'),"
+                "SELECT c.ship_symbol, s.frame,"
                 " coalesce(sum(c.credits) FILTER (WHERE c.kind = ANY(%s)), 0)::bigint,"
                 " coalesce(sum(c.credits) FILTER (WHERE c.kind = ANY(%s)), 0)::bigint"
                 " FROM credit_minutes c LEFT JOIN ships s ON s.symbol = c.ship_symbol"
                 " WHERE c.minute >= %s AND c.minute < %s AND c.ship_symbol <> ''"
-                " GROUP BY 1 ORDER BY 1",
+                " GROUP BY 1, 2",
                 (list(analytics.INCOME_KINDS), list(analytics.EXPENSE_KINDS), span.start, now),
             )
-            frames = await cur.fetchall()
+            frames: dict[str, list[int]] = {}
+            for ship_symbol, frame, gross, spent in await cur.fetchall():
+                key = self._frame(ship_symbol, {ship_symbol: frame})
+                sums = frames.setdefault(key, [0, 0])
+                sums[0] += int(gross)
+                sums[1] += int(spent)
             cur = await conn.execute(
                 "SELECT date_bin(%s, timestamp, %s) AS bucket, count(DISTINCT ship_symbol)"
                 " FROM request_log WHERE timestamp >= %s AND timestamp < %s"
@@ -538,7 +577,7 @@ class SharedSource:
                     "net": int(gross) - int(spent),
                     "cph_net": (int(gross) - int(spent)) / span.hours,
                 }
-                for key, gross, spent in frames
+                for key, (gross, spent) in sorted(frames.items())
             ],
         }
 

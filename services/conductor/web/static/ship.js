@@ -61,7 +61,7 @@
       card("Behaviour", F.esc((a && a.behaviour) || s.behaviour || "–")) + card("Frame", F.esc(s.frame || "–")) +
       card("Fuel", `<span id="fuel">${F.int(s.fuel.current)}</span> / ${F.int(s.fuel.capacity)}`) +
       card("Cargo", `<span id="cargo-units">${F.int(s.cargo.units)}</span> / ${F.int(s.cargo.capacity)}`) +
-      card("State version", `<span id="version">${F.int(s.version)}</span>`, null);
+      card("Updated", `<span id="updated">${new Date(s.updated_at).toLocaleTimeString()}</span>`, null);
     $("nav").innerHTML = `<dl>
       <dt>Where</dt><dd>${F.esc(n.waypoint || "–")} (${F.esc(n.system || "–")})</dd>
       <dt>Status</dt><dd>${F.esc(n.status || "–")} · ${F.esc(n.flight_mode || "–")}</dd>
@@ -69,8 +69,7 @@
       <dt>Departed</dt><dd>${F.time(n.departure)}</dd>
       <dt>Arrival</dt><dd>${F.time(n.arrival)} · <span id="arrival-in"></span></dd>
       <dt>Cooldown</dt><dd id="cooldown-in"></dd>
-      <dt>Mounts</dt><dd>${s.mounts.length ? s.mounts.map(F.esc).join(", ") : "none"}</dd>
-      <dt>Updated</dt><dd>${F.time(s.updated_at)}</dd></dl>`;
+      <dt>Mounts</dt><dd>${s.mounts.length ? s.mounts.map(F.esc).join(", ") : "none"}</dd></dl>`;
     $("cargo").innerHTML = s.cargo.inventory.length
       ? "<table><tbody>" + s.cargo.inventory.map((i) => `<tr><td>${F.esc(i.symbol)}</td><td class="n">${F.int(i.units)}</td></tr>`).join("") + "</tbody></table>"
       : '<p class="empty">The hold is empty.</p>';
