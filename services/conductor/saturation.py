@@ -26,14 +26,16 @@ ones (for the API) and logs each.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from google.protobuf.message import DecodeError
 from nats.aio.client import Client as NatsClient
@@ -56,9 +58,13 @@ __all__ = [
     "LoadMonitor",
     "RequestLogFeed",
     "SaturationController",
+    "SaturationLoop",
     "SaturationSection",
     "sample_from_event",
 ]
+
+if TYPE_CHECKING:
+    from conductor.core import Conductor
 
 log = logging.getLogger("conductor.saturation")
 
@@ -112,6 +118,12 @@ class SaturationSection(Section):
     )
     decisions_kept: int = Field(
         default=200, ge=1, description="decisions kept in memory for the API"
+    )
+    interval_seconds: float = Field(
+        default=5.0, gt=0, description="how often the leader looks at the load and decides"
+    )
+    earnings_window_seconds: float = Field(
+        default=3600.0, gt=0, description="the window of earnings that ranks ships for parking"
     )
 
     @model_validator(mode="after")
@@ -289,6 +301,12 @@ class SaturationController:
         """Ships parked by saturation control, with the reason each was parked."""
         return {ship: parked.reason for ship, parked in self._state.parked.items()}
 
+    def adopt(self, ship: str, reason: str) -> None:
+        """Take over a ship parked before (by an earlier leader), with its reason; purchases
+        stay held while any ship is parked."""
+        self._state.parked.setdefault(ship, _Parked(reason, 0.0))
+        self._state.purchases_paused = True
+
     def forget(self, ships: Iterable[str]) -> None:
         """Drop ships that no longer exist or that no role runs from the parked set."""
         for ship in ships:
@@ -412,3 +430,84 @@ class SaturationController:
             state.purchases_paused = False
             made.append(self._record(Action.RESUME_PURCHASES, (), reason, load))
         return made
+
+
+class SaturationLoop:
+    """Saturation control in a running conductor: the feed, the controller, and a loop that,
+    on the leader, decides every `interval_seconds` and applies the answer — the parked set
+    (with reasons) through the conductor (kept in NATS KV, so a restart or the next leader keeps
+    it), the purchase hold, and each decision in the conductor's decisions log (kind
+    `saturation`)."""
+
+    KIND: Final = "saturation"
+
+    def __init__(self, settings: SaturationSection, conductor: Conductor, clock: Clock) -> None:
+        self.settings = settings
+        self.conductor = conductor
+        self.clock = clock
+        self.monitor = LoadMonitor(settings)
+        self.feed = RequestLogFeed(self.monitor)
+        self.controller = SaturationController(settings, clock)
+        self._restored = False
+
+    def load(self) -> Load:
+        """The load now."""
+        return self.monitor.load(self.clock.time())
+
+    async def _earnings(self) -> dict[str, float]:
+        """Net credits per hour of every ship that runs a behaviour now (not idle, not parked)."""
+        from flotilla.db.analytics import earnings_by_ship
+
+        running = [
+            info.symbol
+            for info in self.conductor.list_ships()
+            if info.behaviour and info.behaviour != "idle" and not info.parked
+        ]
+        async with self.conductor.pool.connection() as conn:
+            rows = await earnings_by_ship(
+                conn,
+                now=self.clock.now(),
+                window=timedelta(seconds=self.settings.earnings_window_seconds),
+                agent=self.conductor.agent or None,
+            )
+        measured = {row.key: row.cph_net for row in rows}
+        return {ship: measured.get(ship, 0.0) for ship in running}
+
+    async def step(self) -> list[Decision]:
+        """Decide once and apply the decisions (the leader calls this)."""
+        if not self._restored:
+            # The parked set survives restarts and leader changes in KV: continue from it.
+            for ship, reason in self.conductor.parked.items():
+                self.controller.adopt(ship, reason)
+            self._restored = True
+        ships = {info.symbol: info for info in self.conductor.list_ships()}
+        gone = [s for s in self.controller.parked if s not in ships or not ships[s].role]
+        self.controller.forget(gone)
+        decisions = self.controller.decide(self.load(), await self._earnings())
+        self.conductor.saturation_holds_purchases = self.controller.purchases_paused
+        if decisions or gone or dict(self.controller.parked) != self.conductor.parked:
+            await self.conductor.set_parked(dict(self.controller.parked))
+        for decision in decisions:
+            await self.conductor.record(
+                self.KIND,
+                f"{decision.action.value}: {decision.reason}",
+                ship=decision.ships[0] if len(decision.ships) == 1 else None,
+                figures={
+                    "action": decision.action.value,
+                    "ships": list(decision.ships),
+                    "top_class_wait": decision.top_class_wait,
+                    "utilisation": decision.utilisation,
+                },
+            )
+        return decisions
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Decide every `interval_seconds` while this replica leads, until `stopping`."""
+        while not stopping.is_set():
+            if self.settings.enabled and self.conductor.leader.is_leader:
+                try:
+                    await self.step()
+                except Exception:
+                    log.exception("saturation step failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.interval_seconds)

@@ -66,6 +66,8 @@ BUCKETS = (
     BucketSpec(names.LEASES_BUCKET, marker_ttl_seconds=_EXPIRY_MARKERS),
     BucketSpec(names.PLAN_BUCKET, history=10),
     BucketSpec(names.ASSIGNMENTS_BUCKET),
+    BucketSpec(names.CONDUCTOR_BUCKET, marker_ttl_seconds=_EXPIRY_MARKERS),
+    BucketSpec(names.FLEET_BUCKET),
     BucketSpec(names.SHIPS_BUCKET),
     BucketSpec(names.MARKETS_BUCKET),
     BucketSpec(names.SHIPYARDS_BUCKET),

@@ -76,6 +76,7 @@ __all__ = [
     "minute_series",
     "operator_report",
     "request_timing",
+    "ship_earnings",
     "uptime",
 ]
 
@@ -409,6 +410,20 @@ async def earnings_by_ship(
 ) -> list[Earnings]:
     """Credits and CPH per ship in the window, highest net first."""
     return await _earnings_by(conn, "ship_symbol", now, window, agent)
+
+
+async def ship_earnings(
+    conn: Connection, symbol: str, *, now: datetime, window: timedelta
+) -> Earnings:
+    """Credits and CPH of one ship in the window (zeros when it moved none)."""
+    span = Window.ending(now, window)
+    cur = await conn.execute(
+        f"SELECT {_CREDIT_SUMS} FROM credit_minutes WHERE {_IN_WINDOW} AND ship_symbol = %(ship)s",
+        {**_params(span, None), "ship": symbol},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return Earnings(gross=int(row[0]), spent=int(row[1]), hours=span.hours, key=symbol)
 
 
 async def earnings_by_behaviour(

@@ -31,16 +31,19 @@ __all__ = [
     "TABLES",
     "TABLE_NAMES",
     "Agent",
+    "ConductorDecision",
     "CreditMinute",
     "ExtractionRecord",
     "FleetPlanRecord",
     "FleetRoleRecord",
     "Market",
     "MarketTradeGood",
+    "PlanDocument",
     "RequestMinute",
     "RequestRecord",
     "Ship",
     "ShipAssignmentRecord",
+    "ShipOverride",
     "Shipyard",
     "ShipyardShip",
     "Survey",
@@ -380,6 +383,52 @@ class ShipAssignmentRecord(SQLModel, table=True):
     assigned_at: datetime = Field(sa_type=TIMESTAMP)
 
 
+# --- the conductor's own records ---------------------------------------------------------------
+
+
+class PlanDocument(SQLModel, table=True):
+    """One revision of the fleet plan as written (YAML/JSON data), with who wrote it; revision N
+    is also `fleet_plans` version N (whose columns cannot hold an `auto` role's choices)."""
+
+    __tablename__ = "conductor_plans"
+
+    revision: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    document: dict[str, Any] = Field(sa_type=JSONB)
+    created_at: datetime = Field(sa_type=TIMESTAMP)
+    author: str
+
+
+class ShipOverride(SQLModel, table=True):
+    """An operator's manual assignment of one ship, held until it expires or is removed."""
+
+    __tablename__ = "conductor_overrides"
+
+    ship_symbol: str = Field(primary_key=True)
+    behaviour: str
+    params: dict[str, str] = Field(sa_type=JSONB)
+    waypoint_symbol: str
+    reason: str
+    set_at: datetime = Field(sa_type=TIMESTAMP)
+    expires_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
+
+
+class ConductorDecision(SQLModel, table=True):
+    """One decision of the conductor with its reason and figures: a purchase, an `auto`
+    choice, a park or unpark, a pause."""
+
+    __tablename__ = "conductor_decisions"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    at: datetime = Field(sa_type=TIMESTAMP, index=True)
+    kind: str
+    ship_symbol: str | None = None
+    role: str | None = None
+    reason: str
+    figures: dict[str, Any] = Field(sa_type=JSONB)
+
+
 TABLES = (
     Agent,
     System,
@@ -398,6 +447,9 @@ TABLES = (
     FleetPlanRecord,
     FleetRoleRecord,
     ShipAssignmentRecord,
+    PlanDocument,
+    ShipOverride,
+    ConductorDecision,
 )
 # The names Flotilla's migrations own. SQLModel keeps every package's tables in one shared
 # metadata; Alembic compares only these.
