@@ -1,13 +1,12 @@
 """The dashboard's browser tests: a whole stack against the simulator (gateway, persister, a
-dispatcher node, all started through the kit on the tests' real NATS and PostgreSQL), the
-dashboard served on a free local port, and headless Chromium (Debian's `chromium` package)
-driven by Playwright. Every page records the requests it makes to any host other than
-localhost; the tests assert there are none.
+dispatcher node and the conductor, all started through the kit on the tests' real NATS and
+PostgreSQL), the pages the conductor serves beside its API, and headless Chromium (Debian's
+`chromium` package) driven by Playwright. Every page records the requests it makes to any host
+other than localhost; the tests assert there are none.
 
-Until the conductor assigns ships, the stack fixture does what it would: it writes one
-assignment per ship to the assignments bucket (the frigate mines the asteroid near
-headquarters, the probe watches the market that buys ores, where the frigate sells), so that
-the ships move, cool down and earn.
+`bare_dashboard` is the dashboard on an app of its own over the shared stores, with no other
+service: for empty states, an unreachable database and a fleet of 2,000 ships written straight
+into the ships table.
 """
 
 from __future__ import annotations
@@ -90,7 +89,8 @@ class Dashboard:
     nc: NatsClient
     js: JetStreamContext
     pool: ConnectionPool
-    source: SharedSource
+    source: SharedSource | None = None  # the standalone dashboard's own source
+    api_url: str = ""  # the conductor's REST API, where the conductor serves the pages
     ships: list[str] = field(default_factory=list)
 
     async def assignment(self, ship: str) -> fleet_pb2.ShipAssignment | None:
@@ -108,21 +108,32 @@ class Dashboard:
 
 
 @contextlib.asynccontextmanager
-async def dashboard_over(nats_url: str, database_url: str) -> AsyncIterator[Dashboard]:
-    """The dashboard (its own app, on a free port) over the database and NATS."""
+async def connections(
+    nats_url: str, database_url: str
+) -> AsyncIterator[tuple[NatsClient, JetStreamContext, ConnectionPool]]:
+    """A NATS client (with the topology in place) and a database pool, for the tests' checks."""
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     await ensure_topology(js)
     pool = await open_pool(database_url, PoolSection(size=4), application_name="dashboard-test")
-    source = SharedSource(pool, js)
-    await source.start()
     try:
-        async with serving(dashboard_app(source, write_token=TOKEN)) as base:
-            yield Dashboard(f"{base}/dashboard", nc, js, pool, source)
+        yield nc, js, pool
     finally:
-        await source.stop()
         await pool.close()
         await nc.drain()
+
+
+@contextlib.asynccontextmanager
+async def dashboard_over(nats_url: str, database_url: str) -> AsyncIterator[Dashboard]:
+    """The dashboard on an app of its own (a free port) over the shared stores, no conductor."""
+    async with connections(nats_url, database_url) as (nc, js, pool):
+        source = SharedSource(pool, js)
+        await source.start()
+        try:
+            async with serving(dashboard_app(source, write_token=TOKEN)) as base:
+                yield Dashboard(f"{base}/dashboard", nc, js, pool, source)
+        finally:
+            await source.stop()
 
 
 @pytest.fixture
@@ -150,29 +161,32 @@ async def _ore_market(api: SpaceTradersClient, system: str) -> str:
     return best
 
 
-async def _assign(
-    js: JetStreamContext,
-    ship: str,
-    behaviour: str,
-    waypoint: str = "",
-    params: dict[str, str] | None = None,
-) -> None:
-    kv = await js.key_value(names.ASSIGNMENTS_BUCKET)
-    assignment = fleet_pb2.ShipAssignment(
-        ship_symbol=ship,
-        role=behaviour + "s",
-        behaviour=behaviour,
-        waypoint_symbol=waypoint,
-        params=params or {},
-    )
-    assignment.assigned_at.GetCurrentTime()
-    await kv.put(ship, assignment.SerializeToString())
+PLAN = """\
+reserve: 100000
+roles:
+  - name: mines
+    ship_type: SHIP_COMMAND_FRIGATE
+    count: 1
+    behaviour: mine
+    waypoint: {asteroid}
+  - name: probes
+    ship_type: SHIP_PROBE
+    count: 1
+    behaviour: probe
+    waypoint: {market}
+    params: {{target: market, interval_seconds: "20"}}
+"""
 
 
 @pytest.fixture
-async def dashboard(nats_url: str, database_url: str) -> AsyncIterator[Dashboard]:
-    """The whole stack against the simulator, its ships at work, and the dashboard over it."""
+async def dashboard(nats_url: str, database_url: str, tmp_path: Path) -> AsyncIterator[Dashboard]:
+    """The whole stack against the simulator — gateway, persister, a dispatcher node and the
+    conductor with a plan that sets the starting ships to work (the frigate mines the asteroid
+    near headquarters and sells at the market the probe watches) — and the dashboard that the
+    conductor serves beside its API."""
     _require_browser()
+    from conductor.declaration import SERVICE as CONDUCTOR
+    from conductor.settings import ConductorSettings
     from dispatcher.declaration import SERVICE as DISPATCHER
     from dispatcher.settings import DispatcherSettings
     from gateway.declaration import SERVICE as GATEWAY
@@ -201,11 +215,9 @@ async def dashboard(nats_url: str, database_url: str) -> AsyncIterator[Dashboard
         async with (
             open_service(GATEWAY, gateway),
             open_service(PERSISTER, persister),
-            dashboard_over(nats_url, database_url) as board,
+            connections(nats_url, database_url) as (nc, js, pool),
         ):
-            api = SpaceTradersClient(
-                GatewayTransport(board.nc, agent=""), default_deadline_seconds=60
-            )
+            api = SpaceTradersClient(GatewayTransport(nc, agent=""), default_deadline_seconds=60)
 
             async def listed() -> Any:
                 try:
@@ -214,18 +226,23 @@ async def dashboard(nats_url: str, database_url: str) -> AsyncIterator[Dashboard
                     return None
 
             fleet = await eventually(listed, what="the gateway lists the fleet")
-            board.ships = sorted(ship.symbol for ship in fleet)
             hq_system = fleet[0].nav.system_symbol
             asteroids = await api.list_waypoints(hq_system, type="ENGINEERED_ASTEROID")
-            asteroid = asteroids.items[0]
-            market = await _ore_market(api, hq_system)
-            for ship in fleet:
-                if any(m.symbol.startswith("MOUNT_MINING") for m in ship.mounts):
-                    await _assign(board.js, ship.symbol, "mine", asteroid.symbol)
-                else:  # the probe watches the market the miner sells at
-                    await _assign(
-                        board.js, ship.symbol, "probe", market, {"interval_seconds": "20"}
-                    )
+            plan = tmp_path / "plan.yaml"
+            plan.write_text(
+                PLAN.format(
+                    asteroid=asteroids.items[0].symbol, market=await _ore_market(api, hq_system)
+                )
+            )
+            conductor = load_settings(
+                ConductorSettings,
+                nats_url=nats_url,
+                database={"url": database_url},
+                probes={"port": "off"},
+                plan={"initial_file": str(plan)},
+                api={"host": "127.0.0.1", "port": 0, "token": TOKEN},
+                reconcile={"interval_seconds": 0.5},
+            )
             # The agent by name: a node left to pick "the gateway's first" publishes events
             # with an empty agent, which the persister refuses.
             agent = await api.get_agent()
@@ -236,7 +253,17 @@ async def dashboard(nats_url: str, database_url: str) -> AsyncIterator[Dashboard
                 nats_url=nats_url,
                 probes={"port": "off"},
             )
-            async with open_service(DISPATCHER, dispatcher):
+            async with (
+                open_service(CONDUCTOR, conductor) as running,
+                open_service(DISPATCHER, dispatcher),
+            ):
+
+                async def served() -> Any:
+                    return running.exposed.get("api_url")
+
+                api_url = await eventually(served, what="the conductor serves its API")
+                board = Dashboard(f"{api_url}/dashboard", nc, js, pool, api_url=api_url)
+                board.ships = sorted(ship.symbol for ship in fleet)
                 yield board
 
 

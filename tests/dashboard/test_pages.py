@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from conductor.web.shared import plan_from_json
-from flotilla import names
 from flotilla.db import analytics
 
 from .conftest import TOKEN, Browser, Dashboard, eventually
@@ -129,15 +127,6 @@ async def test_every_chart_draws_data_points(dashboard: Dashboard, browser: Brow
     _assert_all_local(browser)
 
 
-PLAN = {
-    "working_capital_floor": 1000,
-    "roles": [
-        {"name": "mines", "ship_type": "SHIP_COMMAND_FRIGATE", "count": 1, "behaviour": "mine"},
-        {"name": "probes", "ship_type": "SHIP_PROBE", "count": 2, "behaviour": "probe"},
-    ],
-}
-
-
 async def _role_cells(page: Any, role: str) -> tuple[str, str]:
     row = page.locator(f'tr[data-role="{role}"]')
     return (
@@ -149,18 +138,20 @@ async def _role_cells(page: Any, role: str) -> tuple[str, str]:
 async def test_the_plan_page_shows_desired_vs_actual_and_applies_an_edit(
     dashboard: Dashboard, browser: Browser
 ) -> None:
-    await dashboard.source.apply_plan(PLAN, by="test")
     page = await _open(browser, dashboard.url + "/plan")
     await page.locator('tr[data-role="probes"]').wait_for()
     assert await _role_cells(page, "mines") == ("1", "1")
-    assert await _role_cells(page, "probes") == ("2", "1")
-    # A dry run of the shown plan: one more probe to buy.
-    await page.click("#dry-run")
-    await page.locator("#result li").first.wait_for()
-    assert "1 × SHIP_PROBE for probes" in await page.locator("#result").inner_text()
-    # Applying needs the token; with it the edit becomes the next plan version.
+    assert await _role_cells(page, "probes") == ("1", "1")
+    # A dry run of an edit: one more probe would be bought.
     edited = json.loads(await page.locator("#editor").input_value())
+    edited["roles"][1]["count"] = 2
+    await page.fill("#editor", json.dumps(edited))
+    await page.click("#dry-run")
+    await page.locator("#result h3", has_text="Dry run").wait_for()
+    assert "SHIP_PROBE for probes" in await page.locator("#result").inner_text()
+    # Applying needs the token; with it the edit (a higher reserve) becomes the next revision.
     edited["roles"][1]["count"] = 1
+    edited["reserve"] = 150_000
     await page.fill("#editor", json.dumps(edited))
     await page.click("#apply")
     await page.locator("#result .error").wait_for()
@@ -170,12 +161,11 @@ async def test_the_plan_page_shows_desired_vs_actual_and_applies_an_edit(
     await page.locator("#token-state", has_text="token accepted").wait_for()
     await page.click("#apply")
     await page.locator("#result .ok").wait_for()
-    kv = await dashboard.js.key_value(names.PLAN_BUCKET)
-    stored = plan_from_json({"roles": []})
-    stored.ParseFromString((await kv.get(names.PLAN_KEY)).value or b"")
-    assert stored.version == 2
-    assert [(r.name, r.count) for r in stored.roles] == [("mines", 1), ("probes", 1)]
-    await page.locator('tr[data-role="probes"] td.desired', has_text="1").wait_for()
+    answer = await page.request.get(f"{dashboard.api_url}/api/v1/plan")
+    stored = await answer.json()
+    assert stored["revision"] == 2 and stored["author"] == "dashboard", stored
+    assert stored["plan"]["reserve"] == 150_000
+    await page.locator("#plan-meta", has_text="version 2").wait_for()
     await browser.screenshot()
     _assert_all_local(browser)
 
@@ -185,13 +175,18 @@ async def test_an_override_made_in_the_page_shows_up_in_the_api(
 ) -> None:
     probe = dashboard.ships[-1]
     page = await _open(browser, f"{dashboard.url}/ships/{probe}")
-    await page.locator("#assigned-behaviour").wait_for()
+    await page.locator("#assigned-behaviour", has_text="probe").wait_for()
     await page.fill("#behaviour", "idle")
     await page.fill("#expires", "30")
     await page.click("#override-set")
     await page.locator("#override-state", has_text="token").wait_for()
-    before = await dashboard.assignment(probe)
-    assert before is not None and not before.manual  # refused without the token
+
+    async def overrides() -> list[Any]:
+        answer = await page.request.get(f"{dashboard.api_url}/api/v1/overrides")
+        assert answer.ok
+        return list(await answer.json())
+
+    assert await overrides() == []  # refused without the token
     await page.fill("#token", "not-the-token")
     await page.click("#token-form button")
     await page.locator("#token-state", has_text="token refused").wait_for()
@@ -200,20 +195,19 @@ async def test_an_override_made_in_the_page_shows_up_in_the_api(
     await page.locator("#token-state", has_text="token accepted").wait_for()
     await page.click("#override-set")
     await page.locator("#override-state", has_text="Override saved").wait_for()
+    [held] = await overrides()
+    assert held["ship_symbol"] == probe and held["behaviour"] == "idle", held
+    assert held["expires_at"], held  # for the 30 minutes asked
 
-    async def overridden() -> bool:
+    async def manual() -> bool:
         stored = await dashboard.assignment(probe)
         return bool(stored and stored.manual and stored.behaviour == "idle")
 
-    await eventually(overridden, within=10, what="the assignments bucket holds the override")
-    answer = await page.request.get(f"{dashboard.url}/data/ships/{probe}")
-    assert answer.ok
-    body = await answer.json()
-    assert body["assignment"]["manual"] is True and body["assignment"]["behaviour"] == "idle"
+    await eventually(manual, within=30, what="the conductor assigns the override")
     await page.locator("#assigned-kind", has_text="manual override").wait_for()
     await browser.screenshot("override")
     await page.click("#override-clear")
     await page.locator("#override-state", has_text="back to the plan").wait_for()
-    stored = await dashboard.assignment(probe)
-    assert stored is not None and not stored.manual
+    assert await overrides() == []
+    await page.locator("#assigned-behaviour", has_text="probe").wait_for()
     _assert_all_local(browser)

@@ -606,7 +606,15 @@ class SharedSource:
         outside = sum(n for name, n in actual.items() if name not in planned)
         return {
             "now": epoch_ms(self._now()),
-            "plan": plan_json(plan) if plan else None,
+            "plan": None
+            if plan is None
+            else {
+                **plan_json(plan),
+                "document": {
+                    "working_capital_floor": plan.working_capital_floor,
+                    "roles": plan_json(plan)["roles"],
+                },
+            },
             "revision": revision,
             "roles": roles,
             "ships": ships,

@@ -8,9 +8,9 @@
     <section><h2>Desired vs actual <span class="note" id="plan-meta"></span></h2>
       <div class="scroll" id="roles"></div></section>
     <section><h2>Edit the plan</h2>
-      <p class="note">The plan as JSON: roles with name, ship_type, count, behaviour, waypoint_symbol,
-        mount_spec, params, priority; and working_capital_floor. A dry run shows what the conductor
-        would do; applying needs the token.</p>
+      <p class="note">The plan as JSON, as the conductor's API takes it: roles (name, ship_type,
+        count, behaviour, and optionally params, waypoint, mounts, priority) and the credit
+        reserve. A dry run shows what the conductor would do; applying needs the token.</p>
       <textarea id="editor" rows="14" spellcheck="false" aria-label="plan"></textarea>
       <div class="buttons"><button id="dry-run">Dry run</button><button id="apply">Apply</button>
         <button id="reset">Reset to current</button></div>
@@ -21,14 +21,9 @@
   $("editor").addEventListener("input", () => { edited = true; });
 
   function template() {
-    return { working_capital_floor: 0, roles: [
-      { name: "miners", ship_type: "SHIP_MINING_DRONE", count: 2, behaviour: "mine", waypoint_symbol: "", mount_spec: [], params: {}, priority: 0 },
-    ] };
+    return { roles: [{ name: "miners", ship_type: "SHIP_MINING_DRONE", count: 2, behaviour: "mine", priority: 0 }] };
   }
-  function editable(plan) {
-    if (!plan) return template();
-    return { working_capital_floor: plan.working_capital_floor, roles: plan.roles };
-  }
+  function editable(plan) { return plan ? plan.document : template(); }
 
   async function load() {
     const d = await F.api("/plan");
@@ -69,6 +64,7 @@
       const buys = r.purchases || [], moves = r.assignments || [];
       $("result").innerHTML = `<h3>Dry run</h3>` +
         (buys.length ? "<p>Would buy:</p><ul>" + buys.map((p) => `<li>${F.esc(p.count)} × ${F.esc(p.ship_type)} for ${F.esc(p.role)}</li>`).join("") + "</ul>" : "<p>Would buy nothing.</p>") +
+        (r.notes && r.notes.length ? "<p>Notes:</p><ul>" + r.notes.map((n) => `<li>${F.esc(n)}</li>`).join("") + "</ul>" : "") +
         (moves.length ? "<p>Would assign:</p><ul>" + moves.map((m) => `<li>${F.esc(m.ship)} → ${F.esc(m.behaviour)}${m.role ? " (" + F.esc(m.role) + ")" : ""}</li>`).join("") + "</ul>" : "<p>Would change no assignment.</p>");
     } catch (error) { $("result").innerHTML = `<p class="error">Dry run refused: ${F.esc(error.message)}</p>`; }
   });
