@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -67,7 +68,7 @@ async def test_a_bad_window_is_422_naming_it(client: httpx.AsyncClient) -> None:
 
 
 async def test_writes_need_the_token(client: httpx.AsyncClient) -> None:
-    plan = {"roles": []}
+    plan: dict[str, Any] = {"roles": []}
     assert (await client.put("/dashboard/data/plan", json=plan)).status_code == 401
     wrong = {"Authorization": "Bearer nope"}
     assert (await client.put("/dashboard/data/plan", json=plan, headers=wrong)).status_code == 403
@@ -106,7 +107,9 @@ async def test_a_plan_that_does_not_hold_is_422_naming_the_field(
 
 async def test_the_plan_applied_is_the_next_version_and_shown(client: httpx.AsyncClient) -> None:
     right = {"Authorization": f"Bearer {TOKEN}"}
-    plan = {"roles": [{"name": "m", "ship_type": "SHIP_PROBE", "count": 2, "behaviour": "probe"}]}
+    plan: dict[str, Any] = {
+        "roles": [{"name": "m", "ship_type": "SHIP_PROBE", "count": 2, "behaviour": "probe"}]
+    }
     for version in (1, 2):
         stored = await client.put("/dashboard/data/plan", json=plan, headers=right)
         assert stored.status_code == 200 and stored.json()["version"] == version

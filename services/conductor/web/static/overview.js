@@ -131,8 +131,12 @@
     if (changed) render();
   }
 
+  let lastShips = "";
   async function loadShips() {
     const data = await F.api("/ships");
+    const text = JSON.stringify(data.ships);
+    if (text === lastShips) return; // nothing changed: the countdowns tick in place
+    lastShips = text;
     ships = data.ships;
     const roles = [...new Set(ships.map((s) => s.r).filter(Boolean))].sort();
     const select = $("role"), current = select.value;
