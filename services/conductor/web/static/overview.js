@@ -63,7 +63,7 @@
          <th>Saturation</th></tr></thead><tbody><tr>
          <td>${F.int(r.fleet_size)}</td><td>${F.int(r.contracts_completed)}</td>
          <td>${F.int(r.credits_earned)}</td><td>${F.int(r.credits_net)}</td><td>${F.int(r.requests)}</td>
-         <td>${F.num(r.uptime_hours)} h</td><td>${F.int(r.cph_gross)}</td><td>${F.num(r.cpr_gross, 2)}</td>
+         <td>${r.uptime_hours < 1 ? F.int(r.uptime_hours * 60) + " min" : F.num(r.uptime_hours) + " h"}</td><td>${F.int(r.cph_gross)}</td><td>${F.num(r.cpr_gross, 2)}</td>
          <td>${F.secs(r.seconds_per_request)}</td><td>${F.pct(r.saturation)}</td></tr></tbody></table>`;
   }
 
