@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -38,7 +39,6 @@ log = logging.getLogger("conductor")
 
 _PAUSE_KEY = "paused"
 _PARKED_KEY = "parked"
-_EARNINGS_EVERY = 60.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class Conductor:
         buyer: Buyer,
         metrics: ConductorMetrics,
         earnings_window_seconds: float,
+        earnings_refresh_seconds: float = 60.0,
     ) -> None:
         self.js = js
         self.pool = pool
@@ -94,6 +95,7 @@ class Conductor:
         self.buyer = buyer
         self.metrics = metrics
         self._earnings_window = earnings_window_seconds
+        self._earnings_every = earnings_refresh_seconds
         self.plan: StoredPlan | None = None
         self.agent = ""
         self.credits: int | None = None
@@ -111,6 +113,7 @@ class Conductor:
         self._observed_yards: set[str] = set()
         self._observed_systems: set[str] = set()
         self.passes = 0
+        self._choices: dict[str, str] = {}
 
     # --- the operations the API uses --------------------------------------------------------
 
@@ -339,6 +342,7 @@ class Conductor:
         if stored is not None and (self.plan is None or stored.revision != self.plan.revision):
             self.plan = stored
             await self._publish_plan(stored)
+        await self.store.drop_expired(self.clock.now())
         self._overrides = await self.store.overrides()
         self.paused = await self._read_paused()
         self.parked = await self._read_parked()
@@ -351,7 +355,7 @@ class Conductor:
                 row = await cur.fetchone()
             if row:
                 self._set_credits(int(row[0]), row[1])
-        if time.monotonic() - self._earnings_read > _EARNINGS_EVERY:
+        if time.monotonic() - self._earnings_read > self._earnings_every:
             self._earnings_read = time.monotonic()
             await self._read_earnings()
 
@@ -442,12 +446,16 @@ class Conductor:
         assignments, make at most one purchase. None when nothing could be decided."""
         started = time.perf_counter()
         try:
+            listings = self.buyer.listings
             if not await self.buyer.settle(stopping):
                 return None
+            if self.buyer.listings != listings or self.credits is None:
+                await self._refresh_credits()
             await self._refresh()
             if self.paused.all:
                 return None
-            await self._fill_view_gaps()
+            if self.leader.is_leader:
+                await self._fill_view_gaps()
             stored = self.plan
             if stored is None:
                 return None
@@ -456,16 +464,17 @@ class Conductor:
             for role, count in actions.desired.items():
                 self.metrics.desired.labels(role).set(count)
                 self.metrics.actual.labels(role).set(actions.actual.get(role, 0))
-            for choice in actions.choices:
-                log.info(
-                    "role %s (auto) chooses %s: %s; figures %s",
-                    choice.role,
-                    choice.ship_type,
-                    choice.reason,
-                    dict(choice.figures),
-                )
             if not self.leader.is_leader:
                 return None
+            for choice in actions.choices:
+                if self._choices.get(choice.role) != choice.ship_type:
+                    self._choices[choice.role] = choice.ship_type
+                    await self.record(
+                        "auto_choice",
+                        f"{choice.ship_type}: {choice.reason}",
+                        role=choice.role,
+                        figures=dict(choice.figures),
+                    )
             self.passes += 1
             await self.write_assignments(actions.assignments, stored.revision)
             if actions.purchases:
@@ -474,9 +483,40 @@ class Conductor:
         finally:
             self.metrics.reconcile_seconds.observe(time.perf_counter() - started)
 
+    async def _refresh_credits(self) -> None:
+        try:
+            agent = await self.api.get_agent()
+        except CallError as exc:
+            log.warning("credits not read: %s", exc)
+            self.credits = None
+            self._credits_at = None
+            return
+        self.credits = agent.credits
+        self._credits_at = self.clock.now()
+
     async def _purchase(self, actions: Actions, stored: StoredPlan) -> None:
         purchase = actions.purchases[0]
         choice = next((c for c in actions.choices if c.role == purchase.role), None)
+        # Prices move with every sale: read the shipyard's price now, and the credits, so that
+        # the reserve holds against the price actually charged.
+        prices = await self.buyer.observe_shipyard(purchase.shipyard)
+        price = prices.get(purchase.ship_type)
+        await self._refresh_credits()
+        if price is None or self.credits is None or self.credits - price < stored.plan.reserve:
+            await self.record(
+                "purchase",
+                "skipped",
+                role=purchase.role,
+                figures={
+                    "ship_type": purchase.ship_type,
+                    "shipyard": purchase.shipyard,
+                    "price_now": price,
+                    "credits": self.credits,
+                    "reserve": stored.plan.reserve,
+                },
+            )
+            return
+        purchase = dataclasses.replace(purchase, price=price, credits_after=self.credits - price)
         result = await self.buyer.buy(purchase, self.leader.confirm)
         self.purchases.append(result)
         self.metrics.purchases.labels(result.outcome).inc()
@@ -501,16 +541,10 @@ class Conductor:
             role=purchase.role,
             figures=figures,
         )
-        if result.outcome == "refused":
-            # Prices or credits differ from what the view said: read them again next pass.
+        if result.credits is None:
+            # The answer did not say: the credits are read again before any other purchase.
             self.credits = None
             self._credits_at = None
-            try:
-                agent = await self.api.get_agent()
-                self._set_credits(agent.credits, self.clock.now())
-            except CallError:
-                pass
-            self._observed_yards.discard(purchase.shipyard)
         if result.outcome in ("bought", "unknown", "refused"):
             self.wake.set()
 

@@ -230,9 +230,9 @@ class Buyer:
 
     # --- filling gaps in the view ------------------------------------------------------------
 
-    async def observe_shipyard(self, waypoint: str) -> None:
+    async def observe_shipyard(self, waypoint: str) -> dict[str, int]:
         """Read the shipyard at `waypoint` (a ship of ours is there: with prices) into the
-        shipyards bucket."""
+        shipyards bucket; returns its prices by ship type."""
         yard = await self._api.get_shipyard(waypoint, deadline=self._list_deadline)
         observation = ShipyardObservation(
             waypoint_symbol=yard.symbol,
@@ -247,6 +247,7 @@ class Buyer:
             )
         kv = await self._js.key_value(names.SHIPYARDS_BUCKET)
         await kv.put(yard.symbol, observation.SerializeToString())
+        return {ship.type: ship.purchase_price for ship in yard.ships or []}
 
     async def observe_waypoints(self, system: str) -> int:
         """Read every waypoint of `system` into the waypoints bucket; returns how many."""

@@ -86,13 +86,13 @@ class SaturationSection(Section):
         default=150.0, gt=0, description="the rate limit in HTTP requests per minute"
     )
     wait_threshold_seconds: float = Field(
-        default=2.0, gt=0, description="the top class's mean queue wait above which it suffers"
+        default=1.0, gt=0, description="the top class's mean queue wait above which it suffers"
     )
     utilisation_threshold: float = Field(
         default=0.9, gt=0, description="utilisation (of the limit) at which the limit is reached"
     )
     resume_wait_seconds: float = Field(
-        default=0.5, ge=0, description="the top class's mean wait under which there is headroom"
+        default=0.25, ge=0, description="the top class's mean wait under which there is headroom"
     )
     resume_utilisation: float = Field(
         default=0.75, ge=0, description="utilisation under which there is headroom"
@@ -312,6 +312,15 @@ class SaturationController:
         for ship in ships:
             self._state.parked.pop(ship, None)
 
+    def release(self, ships: Iterable[str], reason: str, load: Load) -> Decision | None:
+        """Unpark `ships` at once, for `reason` (no role runs them any more, or they left the
+        fleet); the decision, or None when none of them was parked."""
+        freed = [ship for ship in ships if ship in self._state.parked]
+        if not freed:
+            return None
+        self.forget(freed)
+        return self._record(Action.UNPARK, freed, reason, load)
+
     def _is_saturated(self, load: Load) -> bool:
         s = self.settings
         return (
@@ -482,8 +491,12 @@ class SaturationLoop:
             self._restored = True
         ships = {info.symbol: info for info in self.conductor.list_ships()}
         gone = [s for s in self.controller.parked if s not in ships or not ships[s].role]
-        self.controller.forget(gone)
-        decisions = self.controller.decide(self.load(), await self._earnings())
+        load = self.load()
+        released = self.controller.release(
+            gone, "no role of the plan runs them any more (or they left the fleet)", load
+        )
+        decisions = [released] if released else []
+        decisions += self.controller.decide(load, await self._earnings())
         self.conductor.saturation_holds_purchases = self.controller.purchases_paused
         if decisions or gone or dict(self.controller.parked) != self.conductor.parked:
             await self.conductor.set_parked(dict(self.controller.parked))

@@ -3,7 +3,8 @@ reconcile loop; `ctx.exposed["conductor"]` is the `Conductor` the REST API serve
 
 Readiness: `nats` (kept by the kit), `database` (a session answers and the schema has the
 conductor's tables), `view` (every bucket mirrored). `flotilla up` runs one conductor with
-`DEFAULT_PLAN`, written to the data folder and given by `FLOTILLA_CONDUCTOR_PLAN_INITIAL_FILE`.
+`DEFAULT_PLAN` (`FLOTILLA_CONDUCTOR_PLAN_SIMULATOR_DEFAULT`); nothing is written to the data
+folder.
 """
 
 from __future__ import annotations
@@ -79,9 +80,7 @@ def local_processes(stack: LocalStack) -> Sequence[ChildSpec]:
         env_name(ConductorSettings, "api", "port"): str(port),
     }
     if not stack.real_game:
-        path = stack.data_dir / "default-plan.yaml"
-        path.write_text(DEFAULT_PLAN)
-        env[env_name(ConductorSettings, "plan", "initial_file")] = str(path)
+        env[env_name(ConductorSettings, "plan", "simulator_default")] = "true"
     return [
         ChildSpec(
             name="conductor",
@@ -93,9 +92,11 @@ def local_processes(stack: LocalStack) -> Sequence[ChildSpec]:
 
 
 def _initial_plan(settings: ConductorSettings) -> FleetPlan:
-    if not settings.plan.initial_file:
-        return FleetPlan()
-    return FleetPlan.from_yaml(Path(settings.plan.initial_file).read_text())
+    if settings.plan.initial_file:
+        return FleetPlan.from_yaml(Path(settings.plan.initial_file).read_text())
+    if settings.plan.simulator_default:
+        return FleetPlan.from_yaml(DEFAULT_PLAN)
+    return FleetPlan()
 
 
 async def _watch_database(
@@ -196,6 +197,7 @@ async def run(ctx: ServiceContext[ConductorSettings, ConductorMetrics]) -> None:
         buyer=buyer,
         metrics=ctx.metrics,
         earnings_window_seconds=settings.reconcile.earnings_window_seconds,
+        earnings_refresh_seconds=settings.reconcile.earnings_refresh_seconds,
     )
     saturation = SaturationLoop(settings.saturation, conductor, ctx.clock)
     await saturation.feed.start(nc)

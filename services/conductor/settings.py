@@ -46,6 +46,9 @@ class ReconcileSection(Section):
         gt=0,
         description="the window of measured earnings that `auto` roles choose ship types by",
     )
+    earnings_refresh_seconds: float = Field(
+        default=60.0, gt=0, description="how often the measured earnings are read again"
+    )
 
 
 class PurchaseSection(Section):
@@ -91,7 +94,12 @@ class PlanSection(Section):
     initial_file: str = Field(
         default="",
         description="a YAML or JSON plan stored as revision 1 when no plan is stored ('': an"
-        " empty plan)",
+        " empty plan, or the default plan with `simulator_default`)",
+    )
+    simulator_default: bool = Field(
+        default=False,
+        description="with no initial file, store the default plan for the simulator's starting"
+        " agent (what `flotilla up` does)",
     )
 
 

@@ -28,7 +28,7 @@ from flotilla.v1.fleet_pb2 import ShipAssignment
 
 FAST = {
     "leader": {"ttl_seconds": 2, "renew_seconds": 0.5},
-    "reconcile": {"interval_seconds": 0.3},
+    "reconcile": {"interval_seconds": 0.3, "earnings_refresh_seconds": 0.5},
     "purchases": {"deadline_seconds": 5.0, "settle_seconds": 3.0, "list_deadline_seconds": 30.0},
 }
 
@@ -64,6 +64,7 @@ class Stack:
             "database": {"url": self.database_url},
             "probes": {"port": "off"},
             "plan": {"initial_file": str(path)},
+            "api": {"port": 0},  # several conductors may run at once
             **FAST,
         }
         values.update(more)
@@ -116,16 +117,20 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def full_stack(
-    nats_url: str, database_url: str, plan_dir: Path, **faults: Any
+    nats_url: str, database_url: str, plan_dir: Path, credits: int = 175_000, **faults: Any
 ) -> AsyncIterator[Stack]:
-    """The simulator (with `faults`), a gateway against it and a NATS client."""
+    """The simulator (with `faults`, agents starting with `credits`), a gateway against it and
+    a NATS client."""
     from gateway.declaration import SERVICE as GATEWAY
     from gateway.settings import GatewaySettings
     from simulator.config import FaultSection, RateLimitSection, SimulatorConfig
     from simulator.server import running_simulator_async
 
     config = SimulatorConfig(
-        time_scale=20, rate_limit=RateLimitSection(enabled=False), faults=FaultSection(**faults)
+        time_scale=20,
+        starting_credits=credits,
+        rate_limit=RateLimitSection(enabled=False),
+        faults=FaultSection(**faults),
     )
     async with running_simulator_async(config) as base_url:
         settings = load_settings(
@@ -161,6 +166,7 @@ async def start_process(stack: Stack, plan: str, holder: str) -> asyncio.subproc
         "FLOTILLA_DATABASE_URL": stack.database_url,
         "FLOTILLA_PROBES_PORT": "off",
         env_name(ConductorSettings, "plan", "initial_file"): str(path),
+        env_name(ConductorSettings, "api", "port"): "0",
     }
     for section, values in FAST.items():
         for field, value in values.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from conductor.plan import FleetPlan
 from conductor.reconcile import (
@@ -60,9 +61,7 @@ def _ship(
     return ShipView(symbol, ship_type, SYS, waypoint, status, mounts)
 
 
-def _world(
-    clock: ManualClock, ships: list[ShipView], credits: int = 100_000, **more: object
-) -> World:
+def _world(clock: ManualClock, ships: list[ShipView], credits: int = 100_000, **more: Any) -> World:
     return World(
         now=clock.now(),
         ships={s.symbol: s for s in ships},
@@ -70,7 +69,7 @@ def _world(
         waypoints=WAYPOINTS,
         credits=credits,
         **more,
-    )  # type: ignore[arg-type]
+    )
 
 
 def _current(actions_world: World, plan: FleetPlan) -> dict[str, CurrentAssignment]:

@@ -89,10 +89,10 @@ async def test_requests_in_flight_each_wait_their_own_delay_at_the_same_time() -
     config = SimulatorConfig(
         rate_limit=NO_LIMIT,
         network=NetworkSection(
-            latency_in_ms=300, latency_in_jitter=0.3, latency_out_ms=300, latency_out_jitter=0.3
+            latency_in_ms=500, latency_in_jitter=0.3, latency_out_ms=500, latency_out_jitter=0.3
         ),
     )
-    least = 2 * 0.3 * 0.7  # the shortest round trip the jitter allows
+    least = 2 * 0.5 * 0.7  # the shortest round trip the jitter allows
     limits = httpx.Limits(max_connections=in_flight)
     async with (
         running_simulator_async(config) as url,
@@ -109,8 +109,8 @@ async def test_requests_in_flight_each_wait_their_own_delay_at_the_same_time() -
         took = await asyncio.gather(*(timed() for _ in range(in_flight)))
         elapsed = time.monotonic() - started
     assert min(took) >= least - 0.005
-    # One after the other they would take at least in_flight × least (3.4 s); together, about
-    # one round trip.
+    # One after the other they would take at least in_flight × least (5.6 s); together, about
+    # one round trip (1 s).
     assert elapsed < in_flight * least / 2
 
 
