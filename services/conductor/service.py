@@ -39,6 +39,7 @@ DATABASE_CHECK: Final = "database"
 VIEW_CHECK: Final = "view"
 CHECKS = (NATS_CHECK, DATABASE_CHECK, VIEW_CHECK)
 _DATABASE_PROBE_SECONDS = 5.0
+LOCAL_HOST: Final = "127.0.0.1"
 
 # The simulator's starting agent has a command frigate and a probe (docked at a shipyard of its
 # home system) and 175 000 credits: the plan keeps the probe watching that shipyard (where the
@@ -69,10 +70,25 @@ roles:
 def local_processes(stack: LocalStack) -> Sequence[ChildSpec]:
     """One conductor for `flotilla up`, applying `DEFAULT_PLAN` when the database holds no
     plan (playing the real game, the plan stays empty until one is put)."""
-    env: dict[str, str] = {}
+    from conductor.web import DEFAULT_PREFIX
+    from flotilla.local_servers import free_port
+
+    port = free_port(LOCAL_HOST)
+    url = f"http://{LOCAL_HOST}:{port}"
+    env: dict[str, str] = {
+        env_name(ConductorSettings, "api", "host"): LOCAL_HOST,
+        env_name(ConductorSettings, "api", "port"): str(port),
+    }
     if not stack.real_game:
         env[env_name(ConductorSettings, "plan", "simulator_default")] = "true"
-    return [ChildSpec(name="conductor", args=["conductor"], env=env)]
+    return [
+        ChildSpec(
+            name="conductor",
+            args=["conductor"],
+            env=env,
+            where=f"API {url}/docs  dashboard {url}{DEFAULT_PREFIX}/",
+        )
+    ]
 
 
 def _initial_plan(settings: ConductorSettings) -> FleetPlan:
@@ -108,6 +124,8 @@ async def _serve_api(
 ) -> str:
     """Serve the REST API on the `api` settings until the service stops; its base URL."""
     from conductor.api import create_app
+    from conductor.web import DEFAULT_PREFIX, dashboard_router
+    from conductor.web.conductor_source import ConductorSource
     from flotilla.serving import bind_socket, serving, socket_address
 
     api = ctx.settings.api
@@ -121,12 +139,21 @@ async def _serve_api(
             f" set {env_name(ConductorSettings, 'api', 'port')} (0: a free port)"
         ) from None
     ctx.stack.callback(sock.close)
+    pages = ConductorSource(conductor, pool, ctx.clock)
+    await pages.start()
+    ctx.stack.push_async_callback(pages.stop)
+    token = api.token.get_secret_value() if api.token else None
     app = create_app(
-        conductor=conductor, saturation=saturation, pool=pool, token=api.token, clock=ctx.clock
+        conductor=conductor,
+        saturation=saturation,
+        pool=pool,
+        token=api.token,
+        clock=ctx.clock,
+        extra_routers=[dashboard_router(pages, write_token=token)],
     )
     await ctx.stack.enter_async_context(serving(app, sock))
     url = socket_address(sock)
-    log.info("API on %s (OpenAPI at %s/docs)", url, url)
+    log.info("API on %s (OpenAPI at %s/docs), dashboard on %s%s/", url, url, url, DEFAULT_PREFIX)
     return url
 
 

@@ -57,9 +57,12 @@ def violation(reason: str) -> Rejected:
     return Rejected("contract", f"contract violation: {reason}")
 
 
-# Parts of a ship that `ShipState.changed` may name. `behaviour` is not among them: it rides on
-# every event that knows it (non-empty) and is versioned like a part.
-SHIP_PARTS: Final = frozenset({"nav", "fuel", "cargo", "cooldown", "mounts", "role", "frame"})
+# Parts of a ship that `ShipState.changed` may name. `behaviour` rides on every event that knows
+# it (non-empty) and is versioned like a part; the dispatcher does not name it, but events of
+# earlier dispatchers that did (still in the stream) are accepted.
+SHIP_PARTS: Final = frozenset(
+    {"nav", "fuel", "cargo", "cooldown", "mounts", "role", "frame", "behaviour"}
+)
 
 # The range google.protobuf.Timestamp allows: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _MIN_SECONDS: Final = -62_135_596_800

@@ -115,6 +115,11 @@ def test_up_starts_everything_and_sigint_stops_every_process(tmp_path: Path) -> 
         assert all(url.startswith("http://127.0.0.1:") for url in probes)
         for url in probes:
             _wait_until_ready(url)
+        # The conductor's line names the dashboard, served beside its API.
+        dashboards = [m.group(1) for line in lines if (m := re.search(r"dashboard (\S+)", line))]
+        assert len(dashboards) == 1 and dashboards[0].startswith("http://127.0.0.1:"), dashboards
+        page = httpx.get(dashboards[0], timeout=10)
+        assert page.status_code == 200 and "Fleet overview" in page.text
 
         # A second run on the same data folder says who holds it, in one line.
         second = subprocess.run(

@@ -89,6 +89,12 @@ def test_an_unknown_part_is_rejected() -> None:
     )
 
 
+def test_a_changed_behaviour_is_accepted_as_the_dispatcher_sends_it() -> None:
+    m = _ship(behaviour="mine")
+    m.changed.append("behaviour")
+    assert decode_event(names.SHIP_STATE_SUBJECT, m.SerializeToString()).kind == "ship"
+
+
 def test_a_missing_timestamp_is_rejected() -> None:
     m = _ship()
     m.ClearField("observed_at")
