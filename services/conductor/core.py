@@ -383,16 +383,21 @@ class Conductor:
         ships = self.view.ships().values()
         known_systems = {w.system for w in self.view.waypoints()}
         priced = {o.shipyard for o in self.view.offers()}
+        # Shipyards just listed count at once: the view learns them through its watch, and by
+        # the next pass the ships sent to work may have left the shipyard they started at.
+        listed: set[str] = set()
         for ship in ships:
             if ship.system and ship.system not in known_systems:
                 if ship.system in self._observed_systems:
                     continue
                 self._observed_systems.add(ship.system)
                 try:
-                    await self.buyer.observe_waypoints(ship.system)
+                    listed.update(await self.buyer.observe_waypoints(ship.system))
                 except CallError as exc:
+                    self._observed_systems.discard(ship.system)
                     log.warning("waypoints of %s not read: %s", ship.system, exc)
-        yards = {w.symbol for w in self.view.waypoints() if "SHIPYARD" in w.traits} - priced
+        known = {w.symbol for w in self.view.waypoints() if "SHIPYARD" in w.traits}
+        yards = (known | listed) - priced
         for ship in ships:
             if ship.waypoint in yards and ship.status != "IN_TRANSIT":
                 if ship.waypoint in self._observed_yards:
@@ -401,6 +406,7 @@ class Conductor:
                 try:
                     await self.buyer.observe_shipyard(ship.waypoint)
                 except CallError as exc:
+                    self._observed_yards.discard(ship.waypoint)
                     log.warning("shipyard %s not read: %s", ship.waypoint, exc)
 
     async def write_assignments(self, assigns: list[Assign], revision: int) -> None:

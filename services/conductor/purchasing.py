@@ -249,10 +249,11 @@ class Buyer:
         await kv.put(yard.symbol, observation.SerializeToString())
         return {ship.type: ship.purchase_price for ship in yard.ships or []}
 
-    async def observe_waypoints(self, system: str) -> int:
-        """Read every waypoint of `system` into the waypoints bucket; returns how many."""
+    async def observe_waypoints(self, system: str) -> list[str]:
+        """Read every waypoint of `system` into the waypoints bucket; returns the shipyards
+        among them (the caller may act on them before the view has caught up)."""
         kv = await self._js.key_value(names.WAYPOINTS_BUCKET)
-        page, written = 1, 0
+        page, shipyards = 1, []
         while True:
             listing = await self._api.list_waypoints(system, page, deadline=self._list_deadline)
             for w in listing.items:
@@ -269,7 +270,8 @@ class Buyer:
                 )
                 observation.observed_at.CopyFrom(to_timestamp(self._clock.now()))
                 await kv.put(w.symbol, observation.SerializeToString())
-                written += 1
+                if "SHIPYARD" in observation.traits:
+                    shipyards.append(w.symbol)
             if listing.last or not listing.items:
-                return written
+                return shipyards
             page += 1

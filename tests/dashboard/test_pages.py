@@ -146,9 +146,15 @@ async def test_the_plan_page_shows_desired_vs_actual_and_applies_an_edit(
     edited = json.loads(await page.locator("#editor").input_value())
     edited["roles"][1]["count"] = 2
     await page.fill("#editor", json.dumps(edited))
-    await page.click("#dry-run")
-    await page.locator("#result h3", has_text="Dry run").wait_for()
-    assert "SHIP_PROBE for probes" in await page.locator("#result").inner_text()
+
+    async def dry_run_buys_a_probe() -> bool:
+        # The conductor prices the shipyard its ships started at on its first passes; until
+        # that observation is in its view the dry run says no shipyard is known.
+        await page.click("#dry-run")
+        await page.locator("#result h3", has_text="Dry run").wait_for()
+        return "SHIP_PROBE for probes" in await page.locator("#result").inner_text()
+
+    assert await eventually(dry_run_buys_a_probe, within=30, what="the dry run buys a probe")
     # Applying needs the token; with it the edit (a higher reserve) becomes the next revision.
     edited["roles"][1]["count"] = 1
     edited["reserve"] = 150_000
