@@ -116,6 +116,22 @@ async def test_a_miner_that_knows_no_market_reads_the_marketplaces_and_sells(
     assert "market" not in game.calls_of("M-2")
 
 
+async def test_a_miner_whose_hold_is_full_goes_to_sell_without_waiting_out_the_cooldown(
+    bench: Any, make_assignment: Any
+) -> None:
+    game = bench.game
+    game.add_ship("M-1", waypoint=ASTEROID, cargo_capacity=44)
+    bench.know_everything()
+    ship = bench.control("M-1")
+    mine = make_behaviour(make_assignment("M-1", "mine", ASTEROID))
+    await bench.run(mine, ship, until=lambda: "navigate" in game.calls_of("M-1"))
+    extracts = [c.at for c in game.calls if c.action == "extract"]
+    leaving = next(c.at for c in game.calls if c.action == "navigate")
+    assert len(extracts) == 4
+    assert extracts[1] - extracts[0] >= 70  # each extraction waits for the last one's cooldown
+    assert leaving == extracts[-1]  # the full hold leaves at once, not 70 s later
+
+
 async def test_a_miner_waits_out_each_cooldown_on_the_clock(
     bench: Any, make_assignment: Any
 ) -> None:
