@@ -7,7 +7,9 @@ conductor bucket. The key can be created only when absent, so across conductors 
 restart) at most one purchase is ever in doubt. Then:
 
 - bought: the ship is registered in the fleet registry (with its exact type) and the entry
-  deleted; the agent's credits from the answer are kept;
+  deleted; the agent's credits from the answer are kept, and the purchase goes to the events
+  stream as a `ship` transaction with the agent's state after it (what the analytics count as
+  credits spent);
 - refused by the API, expired in the queue, never sent: the entry is deleted;
 - outcome unknown (no answer): the entry stays. Whoever leads next — this conductor, after a
   restart, or another one — waits until the entry's settle instant, then **lists the fleet**
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,14 +48,23 @@ from flotilla.client import (
     GatewayUnavailable,
     SpaceTradersClient,
 )
-from flotilla.client.models import Ship
+from flotilla.client.models import BuyShipResult, Ship
 from flotilla.clock import Clock
 from flotilla.timestamps import to_timestamp
-from flotilla.v1.events_pb2 import ShipyardListing, ShipyardObservation, WaypointObservation
+from flotilla.v1.events_pb2 import (
+    AgentState,
+    ShipyardListing,
+    ShipyardObservation,
+    Transaction,
+    TransactionKind,
+    WaypointObservation,
+)
 
 __all__ = ["Buyer", "Journal", "PurchaseResult"]
 
 log = logging.getLogger("conductor.purchasing")
+
+_PUBLISH_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -226,7 +238,52 @@ class Buyer:
             return PurchaseResult("unknown", detail=exc.message)
         await self.register(result.ship, purchase.ship_type)
         await self._delete(revision)
+        await self._record_purchase(result, purchase)
         return PurchaseResult("bought", ship=result.ship.symbol, credits=result.agent.credits)
+
+    async def _record_purchase(self, result: BuyShipResult, purchase: Purchase) -> None:
+        """Publish the purchase as a `ship` transaction and the agent's state after it."""
+        now = self._clock.now()
+        bought = result.transaction
+        price = bought.price or purchase.price
+        transaction = Transaction(
+            event_id=str(uuid.uuid4()),
+            agent=result.agent.symbol,
+            ship_symbol=result.ship.symbol,
+            waypoint_symbol=bought.waypoint_symbol or purchase.shipyard,
+            kind=TransactionKind.TRANSACTION_KIND_SHIP,
+            trade_symbol=bought.ship_type or purchase.ship_type,
+            units=1,
+            price_per_unit=abs(price),
+            total_price=abs(price),
+            timestamp=to_timestamp(bought.timestamp or now),
+        )
+        agent = AgentState(
+            event_id=str(uuid.uuid4()),
+            symbol=result.agent.symbol,
+            credits=result.agent.credits,
+            headquarters=result.agent.headquarters,
+            starting_faction=result.agent.starting_faction,
+            ship_count=result.agent.ship_count,
+            observed_at=to_timestamp(now),
+        )
+        for subject, message in (
+            (names.TRANSACTION_SUBJECT, transaction),
+            (names.AGENT_SUBJECT, agent),
+        ):
+            await self._publish(subject, message.SerializeToString(), message.event_id)
+
+    async def _publish(self, subject: str, payload: bytes, event_id: str) -> None:
+        """Publish one event (the stream stores a retried one once: `Nats-Msg-Id`)."""
+        for attempt in range(1, _PUBLISH_ATTEMPTS + 1):
+            try:
+                await self._js.publish(subject, payload, headers={"Nats-Msg-Id": event_id})
+                return
+            except (nats.errors.Error, nats.js.errors.Error) as exc:
+                if attempt == _PUBLISH_ATTEMPTS:
+                    log.warning("event to %s not published (%r): it is lost", subject, exc)
+                    return
+                await asyncio.sleep(0.2 * attempt)
 
     # --- filling gaps in the view ------------------------------------------------------------
 

@@ -3,7 +3,8 @@ reconcile loop; `ctx.exposed["conductor"]` is the `Conductor` the REST API serve
 
 Readiness: `nats` (kept by the kit), `database` (a session answers and the schema has the
 conductor's tables), `view` (every bucket mirrored). `flotilla up` runs one conductor with
-`DEFAULT_PLAN` (`FLOTILLA_CONDUCTOR_PLAN_SIMULATOR_DEFAULT`); nothing is written to the data
+`DEFAULT_PLAN` (`FLOTILLA_CONDUCTOR_PLAN_SIMULATOR_DEFAULT`) and an API token made for the run
+(in the child's environment; `flotilla up` prints it once); nothing is written to the data
 folder.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,15 +25,24 @@ from conductor.metrics import ConductorMetrics
 from conductor.plan import FleetPlan
 from conductor.purchasing import Buyer
 from conductor.saturation import SaturationLoop
-from conductor.settings import ConductorSettings
+from conductor.settings import ApiSection, ConductorSettings
 from conductor.store import PlanStore
 from conductor.view import FleetView
 from flotilla.client import GatewayTransport, SpaceTradersClient, Transport
 from flotilla.db.pool import ConnectionPool, open_pool
 from flotilla.kit import NATS_CHECK, ChildSpec, LocalStack, ServiceContext, ServiceFailed
+from flotilla.local_servers import free_port
 from flotilla.settings import env_name
 
-__all__ = ["CHECKS", "DATABASE_CHECK", "DEFAULT_PLAN", "VIEW_CHECK", "local_processes", "run"]
+__all__ = [
+    "CHECKS",
+    "DATABASE_CHECK",
+    "DEFAULT_PLAN",
+    "LOCAL_API_HOST",
+    "VIEW_CHECK",
+    "local_processes",
+    "run",
+]
 
 log = logging.getLogger("conductor")
 
@@ -39,7 +50,7 @@ DATABASE_CHECK: Final = "database"
 VIEW_CHECK: Final = "view"
 CHECKS = (NATS_CHECK, DATABASE_CHECK, VIEW_CHECK)
 _DATABASE_PROBE_SECONDS = 5.0
-LOCAL_HOST: Final = "127.0.0.1"
+LOCAL_API_HOST: Final = "127.0.0.1"
 
 # The simulator's starting agent has a command frigate and a probe (docked at a shipyard of its
 # home system) and 175 000 credits: the plan keeps the probe watching that shipyard (where the
@@ -67,28 +78,37 @@ roles:
 """
 
 
+def _local_api_port() -> int:
+    """The API's default port when it is free on this machine, else a free one."""
+    default = ApiSection().port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((LOCAL_API_HOST, default))
+        except OSError:
+            return free_port(LOCAL_API_HOST)
+    return default
+
+
 def local_processes(stack: LocalStack) -> Sequence[ChildSpec]:
     """One conductor for `flotilla up`, applying `DEFAULT_PLAN` when the database holds no
-    plan (playing the real game, the plan stays empty until one is put)."""
+    plan (playing the real game, the plan stays empty until one is put). Its API listens on
+    127.0.0.1 (port 8600 when free) with a bearer token made for this run, handed over in the
+    child's environment only; the summary shows them and the dashboard's address (nothing is
+    written to the data folder)."""
     from conductor.web import DEFAULT_PREFIX
-    from flotilla.local_servers import free_port
 
-    port = free_port(LOCAL_HOST)
-    url = f"http://{LOCAL_HOST}:{port}"
+    port = _local_api_port()
+    token = secrets.token_urlsafe(24)
     env: dict[str, str] = {
-        env_name(ConductorSettings, "api", "host"): LOCAL_HOST,
+        env_name(ConductorSettings, "api", "host"): LOCAL_API_HOST,
         env_name(ConductorSettings, "api", "port"): str(port),
+        env_name(ConductorSettings, "api", "token"): token,
     }
     if not stack.real_game:
         env[env_name(ConductorSettings, "plan", "simulator_default")] = "true"
-    return [
-        ChildSpec(
-            name="conductor",
-            args=["conductor"],
-            env=env,
-            where=f"API {url}/docs  dashboard {url}{DEFAULT_PREFIX}/",
-        )
-    ]
+    url = f"http://{LOCAL_API_HOST}:{port}"
+    where = f"API {url}/docs (token {token})  dashboard {url}{DEFAULT_PREFIX}/"
+    return [ChildSpec(name="conductor", args=["conductor"], env=env, where=where)]
 
 
 def _initial_plan(settings: ConductorSettings) -> FleetPlan:

@@ -17,6 +17,8 @@ import pytest
 
 from conductor.core import Conductor
 from conductor.plan import FleetPlan
+from flotilla import names
+from flotilla.v1 import events_pb2
 from tests.conductor.stack import Stack, full_stack, kill, start_process, wait_for
 
 pytestmark = pytest.mark.slow
@@ -111,6 +113,12 @@ async def test_a_plan_is_reached_exactly_and_the_dry_run_said_so(
         assert len({p.shipyard for p in dry.purchases}) == 1
         assert all(p.credits_after >= 30_000 for p in dry.purchases)
         before = await stack.assignments()
+        published: list[tuple[str, bytes]] = []
+
+        async def on_event(msg: Any) -> None:
+            published.append((msg.subject, msg.data))
+
+        events = await stack.nc.subscribe(names.EVENTS_SUBJECTS, cb=on_event)
         await conductor.replace_plan(proposed, author="test")
         await _settled(stack, [conductor], 3)
         await _check_roles(stack, 30_000, conductor)
@@ -130,6 +138,26 @@ async def test_a_plan_is_reached_exactly_and_the_dry_run_said_so(
         assert {ships[s].nav.waypoint_symbol for s in bought} == {shipyard}
         purchases = await conductor.decisions(kind="purchase")
         assert [d.reason for d in purchases] == ["bought"] * 3
+        # Every purchase is in the events stream as a `ship` transaction with its price, and
+        # the agent's credits after it: what the analytics count as credits spent.
+        await events.unsubscribe()
+        transactions = [
+            events_pb2.Transaction.FromString(data)
+            for subject, data in published
+            if subject == names.TRANSACTION_SUBJECT
+        ]
+        assert sorted((t.ship_symbol, t.kind) for t in transactions) == sorted(
+            (s, events_pb2.TRANSACTION_KIND_SHIP) for s in bought
+        )
+        assert {t.trade_symbol for t in transactions} == {"SHIP_MINING_DRONE"}
+        credits = (await stack.api.get_agent()).credits
+        assert sum(t.total_price for t in transactions) == 175_000 - credits  # nothing else spent
+        agents = [
+            events_pb2.AgentState.FromString(data)
+            for subject, data in published
+            if subject == names.AGENT_SUBJECT
+        ]
+        assert len(agents) == 3 and min(a.credits for a in agents) == credits
 
 
 async def test_the_reserve_stops_purchases_short_of_the_plan(

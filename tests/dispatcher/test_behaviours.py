@@ -79,6 +79,59 @@ async def test_a_miner_extracts_until_the_waste_rule_stops_it_then_sells_and_ret
     )
 
 
+async def test_a_miner_that_knows_no_market_reads_the_marketplaces_and_sells(
+    bench: Any, make_assignment: Any
+) -> None:
+    # As in a fresh local run: the system's waypoints are listed (the conductor does that), but
+    # no ship has looked at a market yet. The load must be sold, not jettisoned as unsellable.
+    from flotilla.client import models
+
+    game = bench.game
+    game.add_ship("M-1", waypoint=ASTEROID, cargo_capacity=30)
+    game.add_ship("M-2", waypoint=ASTEROID, cargo_capacity=30)
+    bench.world.record_waypoints(
+        [models.Waypoint.model_validate(game._waypoint(s)) for s in game.waypoints]
+    )
+    assert not bench.world.markets
+    first, second = bench.control("M-1"), bench.control("M-2")
+    mine = make_behaviour(make_assignment("M-1", "mine", ASTEROID))
+    credits = game.credits
+
+    await bench.run(mine, first, until=lambda: mine.cycle_ended)
+
+    sold = sorted((c.body["symbol"], c.body["units"]) for c in game.calls if c.action == "sell")
+    assert ("IRON_ORE", 10) in sold and ("COPPER_ORE", 10) in sold
+    jettisoned = [c.body["symbol"] for c in game.calls if c.action == "jettison"]
+    assert jettisoned == ["QUARTZ_SAND"]  # the one good no market of the system buys
+    assert game.credits > credits
+    # Each marketplace of the system was read once, from afar, and is shared from then on.
+    looked = [c.path for c in game.calls if c.action == "market"]
+    marketplaces = [s for s, w in game.waypoints.items() if "MARKETPLACE" in w["traits"]]
+    assert sorted(p.split("/")[4] for p in looked[: len(marketplaces)]) == sorted(marketplaces)
+    assert set(marketplaces) <= set(bench.world.markets)
+    # A second miner selling afterwards reads no market at all: the view has them now.
+    second_mine = make_behaviour(make_assignment("M-2", "mine", ASTEROID))
+    await bench.run(second_mine, second, until=lambda: second_mine.cycle_ended)
+    assert "sell" in game.calls_of("M-2")
+    assert "market" not in game.calls_of("M-2")
+
+
+async def test_a_miner_whose_hold_is_full_goes_to_sell_without_waiting_out_the_cooldown(
+    bench: Any, make_assignment: Any
+) -> None:
+    game = bench.game
+    game.add_ship("M-1", waypoint=ASTEROID, cargo_capacity=44)
+    bench.know_everything()
+    ship = bench.control("M-1")
+    mine = make_behaviour(make_assignment("M-1", "mine", ASTEROID))
+    await bench.run(mine, ship, until=lambda: "navigate" in game.calls_of("M-1"))
+    extracts = [c.at for c in game.calls if c.action == "extract"]
+    leaving = next(c.at for c in game.calls if c.action == "navigate")
+    assert len(extracts) == 4
+    assert extracts[1] - extracts[0] >= 70  # each extraction waits for the last one's cooldown
+    assert leaving == extracts[-1]  # the full hold leaves at once, not 70 s later
+
+
 async def test_a_miner_waits_out_each_cooldown_on_the_clock(
     bench: Any, make_assignment: Any
 ) -> None:

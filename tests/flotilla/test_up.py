@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from flotilla.registry import declared_names
 
@@ -87,6 +88,7 @@ def _wait_until_ready(url: str) -> None:
     raise AssertionError(f"{url} never became ready: {last}")
 
 
+@pytest.mark.slow
 def test_up_starts_everything_and_sigint_stops_every_process(tmp_path: Path) -> None:
     data_dir = tmp_path / "flotilla-data"
     proc = subprocess.Popen(
@@ -121,6 +123,31 @@ def test_up_starts_everything_and_sigint_stops_every_process(tmp_path: Path) -> 
         page = httpx.get(dashboards[0], timeout=10)
         assert page.status_code == 200 and "Fleet overview" in page.text
 
+        # The conductor's API answers at the printed address; writes take the printed token
+        # (made for this run), which appears once in the output and nowhere in the log lines.
+        found = [
+            m for line in lines if (m := re.search(r"API (http://\S+)/docs \(token (\S+)\)", line))
+        ]
+        assert len(found) == 1
+        api, token = found[0].group(1), found[0].group(2)
+        assert api.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{api}/docs", timeout=10).status_code == 200
+        pause = f"{api}/api/v1/control/pause"
+        refused = httpx.post(pause, json={"scope": "purchases"}, timeout=10)
+        assert refused.status_code == 401
+        wrong = httpx.post(
+            pause, json={"scope": "purchases"}, headers={"Authorization": "Bearer x"}, timeout=10
+        )
+        assert wrong.status_code == 403
+        auth = {"Authorization": f"Bearer {token}"}
+        paused = httpx.post(pause, json={"scope": "purchases"}, headers=auth, timeout=10)
+        assert paused.status_code == 200, paused.text
+        assert paused.json()["purchases"] is True
+        resumed = httpx.post(
+            f"{api}/api/v1/control/resume", json={"scope": "purchases"}, headers=auth, timeout=10
+        )
+        assert resumed.status_code == 200 and resumed.json()["purchases"] is False
+
         # A second run on the same data folder says who holds it, in one line.
         second = subprocess.run(
             [sys.executable, "-m", "flotilla.cli", "up", "--data-dir", str(data_dir)],
@@ -142,6 +169,7 @@ def test_up_starts_everything_and_sigint_stops_every_process(tmp_path: Path) -> 
         assert proc.wait(STOP_TIMEOUT) == 0
         output.thread.join(10)
         assert output.lines[-1] == "stopped."
+        assert sum(token in line for line in output.lines) == 1
         deadline = time.monotonic() + 10
         while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.05)

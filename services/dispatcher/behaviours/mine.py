@@ -6,7 +6,8 @@ States: `travel` (to the asteroid) → `extract` (repeat; each waits out its coo
 
 - **Waste rule**: an extraction is skipped when more than half of its expected yield would not
   fit in the hold (expected yield: the average of this ship's past yields, or its lasers'
-  strength before it has any); the ship goes to unload instead.
+  strength before it has any); the ship goes to unload instead — at once after the extraction
+  that filled the hold, not after its cooldown (only extracting waits for the cooldown).
 - **Surveys**: it uses the best unexpired shared survey of the asteroid (the one whose deposits
   are worth the most at known prices, larger first), holding one of its slots for the
   extraction; an exhausted or expired survey is dropped for every node.
@@ -121,6 +122,10 @@ class Mine(Behaviour):
                 self.state = "unload"
                 return ship.monotonic()
         self.yields = [*self.yields[-(self._HISTORY - 1) :], extracted.units]
+        if wastes_too_much(ship.ship.cargo_free, expected_yield(ship.ship.mounts, self.yields)):
+            # The hold is as full as it gets: go and sell now (flying and trading do not wait
+            # for the extraction's cooldown; only the next extraction would).
+            return ship.monotonic()
         return ship.cooldown_over_at()
 
     async def _hand_over(self, ship: ShipControl) -> bool:

@@ -3,8 +3,11 @@
 It goes to the market of the ship's system, within reach of the fuel aboard, where the goods
 aboard fetch the most (from the shared market view; with none in reach, the nearest one),
 sells there in lots no larger than the market's trade volume, and goes on to the next market
-for what that one did not buy. A good that no known market buys is jettisoned, so that it
-never blocks the hold for good."""
+for what that one did not buy. When no known market buys what is aboard, the system's
+marketplaces that nobody has looked at yet (waypoints with the MARKETPLACE trait) are read
+from afar first (one read each, shared through the world view); arriving at a market whose
+prices are unknown, the ship reads it with prices before selling. Only a good that no market of
+the system buys is jettisoned, so that it never blocks the hold for good."""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ from dispatcher.control import ShipControl
 from dispatcher.worldview import distance
 from flotilla.client import MarketDoesNotTrade, TradeVolumeExceeded
 
-__all__ = ["CargoSale", "best_market"]
+__all__ = ["MARKETPLACE", "CargoSale", "best_market", "unread_marketplaces"]
 
 DONE: None = None
+MARKETPLACE = "MARKETPLACE"
 # Lot size when the market's trade volume is not known yet.
 _DEFAULT_LOT = 20
 
@@ -63,16 +67,26 @@ def best_market(
     return max(reachable, key=lambda w: (reachable[w], w == ship.ship.waypoint))
 
 
+def unread_marketplaces(ship: ShipControl) -> list[str]:
+    """The marketplaces of the ship's system that the world view has no market of."""
+    return sorted(
+        w.waypoint_symbol
+        for w in ship.world.system_waypoints(ship.ship.system)
+        if MARKETPLACE in w.traits and w.waypoint_symbol not in ship.world.markets
+    )
+
+
 class CargoSale:
     """Sell everything aboard except `keep`."""
 
-    __slots__ = ("_lots", "_travel", "_tried", "keep", "sold_value")
+    __slots__ = ("_looked", "_lots", "_travel", "_tried", "keep", "sold_value")
 
     def __init__(self, keep: frozenset[str] = frozenset()) -> None:
         self.keep = keep
         self._travel: Travel | None = None
         self._lots: dict[str, int] = {}
         self._tried: set[tuple[str, str]] = set()
+        self._looked: set[str] = set()
         self.sold_value = 0
 
     def _goods(self, ship: ShipControl) -> dict[str, int]:
@@ -97,6 +111,16 @@ class CargoSale:
                 return wake
             self._travel = None
         target = best_market(ship, goods, self.keep, frozenset(self._tried))
+        unread = (
+            [w for w in unread_marketplaces(ship) if w not in self._looked] if not target else []
+        )
+        if unread:
+            # Nothing known buys the load: look at the markets nobody has looked at (each once
+            # per sale, should a read fail), then decide again.
+            for waypoint in unread:
+                self._looked.add(waypoint)
+                await ship.market(waypoint)
+            return ship.monotonic()
         if target is None:
             for symbol, units in goods.items():
                 await ship.orbit()
@@ -106,6 +130,10 @@ class CargoSale:
             self._travel = Travel(target)
             return ship.monotonic()
         await ship.dock()
+        known = ship.world.markets.get(target)
+        if known is None or not known.goods:
+            # Prices and trade volumes are seen only with a ship present: read them once.
+            await ship.market()
         for symbol in list(goods):
             if not ship.world.trades(target, symbol) and ship.world.markets.get(target):
                 self._tried.add((target, symbol))
