@@ -204,6 +204,7 @@ async def test_three_nodes_share_the_ships_by_rendezvous(
         assert looks == []
 
 
+@pytest.mark.slow
 async def test_a_stopped_node_hands_its_ships_over_within_an_acquire_interval(
     nats_url: str, js: JetStreamContext, fake_game_factory: Any, nodes: Any
 ) -> None:
@@ -240,6 +241,7 @@ async def test_a_stopped_node_hands_its_ships_over_within_an_acquire_interval(
     check_no_overlap(game, ships)
 
 
+@pytest.mark.slow
 async def test_a_partitioned_node_stops_before_its_leases_lapse_and_is_taken_over(
     nats_url: str, js: JetStreamContext, fake_game_factory: Any, nodes: Any
 ) -> None:
@@ -280,6 +282,7 @@ async def test_a_partitioned_node_stops_before_its_leases_lapse_and_is_taken_ove
         assert gauge(v, "ships_owned") == len(ships)
 
 
+@pytest.mark.slow
 async def test_assignments_change_what_a_ship_does(
     nats_url: str, js: JetStreamContext, fake_game_factory: Any, nodes: Any
 ) -> None:

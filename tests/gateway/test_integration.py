@@ -84,6 +84,7 @@ async def test_a_fleet_plays_through_the_client_end_to_end(nats_url: str) -> Non
     assert logged == 11
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("burst_reserve", "longest", "typical"),
     [

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 
 from flotilla.db import migrate
 from flotilla.v1 import api_pb2, events_pb2
@@ -92,6 +93,7 @@ async def test_an_older_market_observation_never_overwrites_a_newer_listing(
     assert await _one(migrated_url, "SELECT sell_price FROM market_trade_goods") == (25,)
 
 
+@pytest.mark.slow
 async def test_any_order_batching_and_duplication_end_in_the_same_rows(
     migrated_url: str, reference_url: str, events: Any, dump: Any
 ) -> None:
