@@ -4,7 +4,9 @@
 `SimulatorConfig` sits inline in `SimulatorSettings`, so its fields keep the service's prefix:
 `seed` is `FLOTILLA_SIMULATOR_SEED`, `rate_limit.static` is `FLOTILLA_SIMULATOR_RATE_LIMIT_STATIC`
 (the gateway's own pool has the same name under `FLOTILLA_GATEWAY_`), `faults.drop_rate` is
-`FLOTILLA_SIMULATOR_FAULTS_DROP_RATE`. Every default is the real game's value.
+`FLOTILLA_SIMULATOR_FAULTS_DROP_RATE`, `network.latency_in_ms` is
+`FLOTILLA_SIMULATOR_NETWORK_LATENCY_IN_MS`. Every default is the real game's value (and a server
+next door: no latency, no clock offset).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_PROBE_PORT",
     "FaultSection",
+    "NetworkSection",
     "RateLimitSection",
     "SimulatorConfig",
     "SimulatorSettings",
@@ -56,7 +59,11 @@ class RateLimitSection(Section):
 class FaultSection(Section):
     """The failures the real API and its edge produce, injected so that clients can be tested
     against them. Rates are fractions of requests, drawn from a generator seeded with `seed` so
-    that a run is reproducible; together they may not exceed 1."""
+    that a run is reproducible; together they may not exceed 1.
+
+    The first rates fail a request *before* its action runs (nothing happened); the `after_`
+    rates let the action run and then lose its answer (it happened, the client cannot tell).
+    """
 
     error_500_rate: float = Field(
         default=0.0, ge=0, le=1, description="fraction of requests answered with a JSON 500 error"
@@ -79,7 +86,38 @@ class FaultSection(Section):
         le=1,
         description="fraction of requests whose connection is dropped without a response",
     )
-    latency_ms: float = Field(default=0.0, ge=0, description="milliseconds added to every response")
+    after_error_500_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="fraction of requests whose action runs, then answered with a JSON 500 error",
+    )
+    after_error_502_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="fraction of requests whose action runs, then answered with an HTML 502",
+    )
+    after_error_504_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="fraction of requests whose action runs, then answered with an HTML 504 "
+        "Gateway Timeout",
+    )
+    after_drop_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="fraction of requests whose action runs, then whose connection is dropped "
+        "without a response",
+    )
+    latency_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="milliseconds added to every request before the rate limit counts it, "
+        "without jitter (see the network settings for latency with jitter)",
+    )
     seed: int = Field(default=0, description="seed of the fault draws, for reproducible runs")
 
     RATES: ClassVar[tuple[str, ...]] = (
@@ -87,6 +125,10 @@ class FaultSection(Section):
         "error_502_rate",
         "html_429_rate",
         "drop_rate",
+        "after_error_500_rate",
+        "after_error_502_rate",
+        "after_error_504_rate",
+        "after_drop_rate",
     )
 
     @model_validator(mode="after")
@@ -102,8 +144,51 @@ class FaultSection(Section):
         return self
 
 
+class NetworkSection(Section):
+    """A server far away: the time a request takes to reach it (spent before the rate limit
+    counts the request), the time its answer takes to come back (spent after the answer is
+    computed), and a clock that differs from the client's.
+
+    Each delay is drawn per request, uniformly within `jitter` (a fraction) of its mean, from a
+    generator seeded with `seed`; requests in flight together each wait their own delay.
+    """
+
+    latency_in_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="mean milliseconds a request takes to reach the server, before the rate "
+        "limit counts it",
+    )
+    latency_in_jitter: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="spread of the way in, a fraction of its mean: 0.3 draws each delay "
+        "within ±30 %",
+    )
+    latency_out_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="mean milliseconds an answer takes to come back, after it is computed",
+    )
+    latency_out_jitter: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="spread of the way out, a fraction of its mean: 0.3 draws each delay "
+        "within ±30 %",
+    )
+    clock_offset_seconds: float = Field(
+        default=0.0,
+        description="seconds the server's clock is ahead of the machine's (negative: behind), "
+        "as its Date and x-ratelimit-reset headers and game timestamps show",
+    )
+    seed: int = Field(default=0, description="seed of the latency draws, for reproducible runs")
+
+
 class SimulatorConfig(Section):
-    """One simulated universe: its seed, its speed, its size, its rate limit and its faults.
+    """One simulated universe: its seed, its speed, its size, its rate limit, its faults and
+    how far away it is.
 
     `time_scale` divides every game duration (cooldowns, flights, contract deadlines) in real
     time, so that tests and benchmarks can play hours of game in minutes.
@@ -124,6 +209,12 @@ class SimulatorConfig(Section):
     )
     rate_limit: RateLimitSection = Field(default_factory=RateLimitSection)
     faults: FaultSection = Field(default_factory=FaultSection)
+    network: NetworkSection = Field(default_factory=NetworkSection)
+    admin_enabled: bool = Field(
+        default=False,
+        description="serve POST /admin/agents/{symbol}/ships, which gives an agent ships without "
+        "spending requests: for benchmarks and tests only, never in a normal run",
+    )
 
 
 def _simulator_probes() -> ProbeSection:

@@ -386,6 +386,29 @@ class Game:
         self.ships[symbol] = ship
         return ship
 
+    def seed_ships(
+        self,
+        agent: Agent,
+        ship_type: str,
+        count: int,
+        waypoints: list[str],
+        *,
+        status: str = "DOCKED",
+        cargo: dict[str, int] | None = None,
+    ) -> list[Ship]:
+        """`count` new ships of `ship_type` for the agent, spread in turn over `waypoints`, each
+        `status` (DOCKED or IN_ORBIT) with a full tank and `cargo` aboard — for benchmarks and
+        tests, which need fleets bigger than credits and requests can buy. The caller checks
+        that the type, waypoints and goods exist and that the cargo fits."""
+        ships = []
+        for index in range(count):
+            ship = self.new_ship(agent, ship_type, waypoints[index % len(waypoints)])
+            ship.nav.status = status
+            for symbol, units in (cargo or {}).items():
+                ship.add_cargo(symbol, units)
+            ships.append(ship)
+        return ships
+
     def new_contract(self, agent: Agent, faction: str, near_waypoint: str) -> Contract:
         """A procurement contract for ore mined near `near_waypoint`, delivered to a market
         that imports it."""

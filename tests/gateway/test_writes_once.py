@@ -1,8 +1,12 @@
 """No write is applied twice when the API did what was asked and its answer was lost: ships
 bought, cargo purchased and sold through the gateway against the real simulator over real HTTP,
-with answers replaced by 500, 502, 504, 524, a dropped or reset connection or a timeout after
-the action ran, and the simulator's own state (read directly, not through the gateway) as the
-count of what was applied."""
+and the simulator's own state (read directly, not through the gateway) as the count of what was
+applied.
+
+Two ways of losing the answer: the simulator's own after-the-action faults (500, 502, 504 and
+dropped connections, the simulator started as a service and far away), and a transport that
+throws away the simulator's answers on the gateway's side, for what the simulator cannot make
+happen on cue (a CDN's 524, a reset connection, a read timeout)."""
 
 from __future__ import annotations
 
@@ -14,8 +18,13 @@ from typing import Any
 import httpx
 
 from flotilla.client import CallError, OutcomeUnknown
+from flotilla.kit import open_service
+from flotilla.settings import load_settings
 from gateway.service import SEAM_TRANSPORT_FACTORY
 from gateway.upstream import default_transport
+from simulator.app import SimulatorApp
+from simulator.config import SimulatorSettings
+from simulator.declaration import SERVICE as SIMULATOR
 
 from .conftest import gateway_service, gateway_settings, simulator
 
@@ -48,8 +57,8 @@ class LostAnswers:
     """Lets every request reach the simulator over real HTTP, then throws away the answer of a
     seeded share of the writes (after the action ran) and puts a failure in its place.
 
-    This stands in for the simulator's own "fault after the action" settings until they are
-    available; the simulator still applies every request it receives exactly as it would.
+    The simulator still applies every request it receives exactly as it would; this covers the
+    kinds of lost answer it cannot produce itself (524, reset, timeout) beside those it can.
     """
 
     rng: random.Random
@@ -170,3 +179,111 @@ async def test_no_ship_purchase_or_sale_is_applied_twice_when_answers_are_lost(
     assert held["units"] == UNITS_TO_TRADE == purchases.answered + purchases.unknown
     # Had a sale been applied twice, a later one would have found no fuel to sell.
     assert left["units"] == 0 and sales.answered + sales.unknown == UNITS_TO_TRADE
+
+
+# A fifth of all requests (reads too) lose their answer after the action ran, a few ways.
+AFTER_ACTION_FAULTS: dict[str, Any] = {
+    "after_error_500_rate": 0.05,
+    "after_error_502_rate": 0.05,
+    "after_error_504_rate": 0.05,
+    "after_drop_rate": 0.05,
+    "seed": 9,
+}
+FAR: dict[str, Any] = {
+    "latency_in_ms": 20,
+    "latency_in_jitter": 0.3,
+    "latency_out_ms": 20,
+    "latency_out_jitter": 0.3,
+    "seed": 9,
+}
+
+
+def _sent(app: SimulatorApp, route: str) -> int:
+    """How many `POST route` requests reached the route (and ran), whatever they were answered:
+    the simulator's own count."""
+    total = 0.0
+    for metric in app.metrics.requests.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if (
+                sample.name.endswith("_total")
+                and labels["method"] == "POST"
+                and labels["route"] == route
+            ):
+                total += sample.value
+    return int(total)
+
+
+def _injected(app: SimulatorApp) -> dict[str, int]:
+    """The simulator's count of faults injected, by kind."""
+    counts: dict[str, int] = {}
+    for metric in app.metrics.faults.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total") and sample.value:
+                counts[sample.labels["kind"]] = int(sample.value)
+    return counts
+
+
+async def test_no_write_is_applied_twice_under_the_simulators_after_the_action_faults(
+    nats_url: str,
+) -> None:
+    sim_settings = load_settings(
+        SimulatorSettings,
+        port=0,
+        probes={"port": 0},
+        config={
+            "starting_credits": 5_000_000,
+            "rate_limit": {"enabled": False},
+            "faults": AFTER_ACTION_FAULTS,
+            "network": FAR,
+        },
+    )
+    async with open_service(SIMULATOR, sim_settings) as simulated:
+        app: SimulatorApp = simulated.exposed["app"]
+        game = app.game
+        # Registered in the game itself: every request over HTTP may be faulted.
+        agent = game.register("ONCE-2", "COSMIC")
+        command, satellite = (s.symbol for s in game.agent_ships(agent))
+        yard = game.ships[satellite].nav.waypoint_symbol  # the satellite starts at the yard
+        settings = gateway_settings(
+            nats_url,
+            simulated.exposed["url"],
+            spacetraders={"agent_tokens": {"ONCE-2": agent.token}},
+            rate_limit=NO_LIMIT,
+            retry=FAST_RETRIES,
+        )
+        async with gateway_service(settings) as running:
+            api = running.client(default_deadline_seconds=30)
+            ships = await _tally([api.buy_ship("SHIP_PROBE", yard) for _ in range(SHIPS_TO_BUY)])
+            owned = len(game.agent_ships(agent))
+            purchases = await _in_turn(
+                [api.purchase(command, "FUEL", 1) for _ in range(UNITS_TO_TRADE)]
+            )
+            held = game.ships[command].cargo.get("FUEL", 0)
+            sales = await _in_turn([api.sell(command, "FUEL", 1) for _ in range(UNITS_TO_TRADE)])
+            left = game.ships[command].cargo.get("FUEL", 0)
+        injected = _injected(app)
+        sent = {
+            route: _sent(app, route)
+            for route in (
+                "/v2/my/ships",
+                "/v2/my/ships/{ship_symbol}/purchase",
+                "/v2/my/ships/{ship_symbol}/sell",
+            )
+        }
+    for tally in (ships, purchases, sales):
+        # Every write ran; a lost answer is unknown, never a refusal or a failure.
+        assert tally.other == [], tally.other
+    assert ships.unknown > 0 and purchases.unknown > 0 and sales.unknown > 0, injected
+    assert len(injected) >= 3, injected  # most kinds of after-the-action fault came up
+    # The simulator's count of what reached each route: the gateway resent none of them.
+    assert sent == {
+        "/v2/my/ships": SHIPS_TO_BUY,
+        "/v2/my/ships/{ship_symbol}/purchase": UNITS_TO_TRADE,
+        "/v2/my/ships/{ship_symbol}/sell": UNITS_TO_TRADE,
+    }
+    # The simulator's state: every call applied exactly once, whether answered or unknown.
+    assert owned == 2 + SHIPS_TO_BUY == 2 + ships.answered + ships.unknown
+    assert held == UNITS_TO_TRADE == purchases.answered + purchases.unknown
+    # Had a sale been applied twice, a later one would have found no fuel to sell.
+    assert left == 0 and sales.answered + sales.unknown == UNITS_TO_TRADE
