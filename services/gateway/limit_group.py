@@ -77,6 +77,7 @@ class LimitGroup:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._accepting = True
+        self._closing = False
         self.in_flight = 0
         self.peak_in_flight = 0
         label = key or "default"
@@ -106,6 +107,7 @@ class LimitGroup:
     async def close(self) -> None:
         """Stop the loop; waiting retries are cancelled. Safe to call twice."""
         self.stop_accepting()
+        self._closing = True
         for waiter in self._retry_waiters:
             waiter.cancel()
         self._retry_waiters.clear()
@@ -153,7 +155,7 @@ class LimitGroup:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.limiter.settle(waiter.result())  # granted, never to be sent
-            if waiter.cancelled() and timer is not None and not _cancelling():
+            if waiter.cancelled() and not self._closing and not _cancelling():
                 return None  # the deadline passed
             waiter.cancel()
             raise
