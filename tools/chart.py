@@ -16,7 +16,7 @@ from typing import Any
 
 import helm_python as helm
 import kubernetes_validate
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not a dependency
+import yaml
 
 #: The chart in the source tree (tools/chart.py -> charts/flotilla).
 DEFAULT_CHART_DIR = Path(__file__).resolve().parents[1] / "charts" / "flotilla"

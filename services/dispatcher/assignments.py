@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from nats.js import JetStreamContext
 
 from dispatcher.events import Publisher
-from dispatcher.watching import watch_bucket
 from flotilla import names
 from flotilla.timestamps import to_timestamp
 from flotilla.v1.cluster_pb2 import DeadLetter
 from flotilla.v1.fleet_pb2 import ShipAssignment
+from flotilla.watching import watch_bucket
 
 __all__ = ["Assignment", "AssignmentBook"]
 

@@ -111,8 +111,14 @@ class ShipControl:
             self.server_clock.observe(server_instant, self.clock.time())
 
     def _learn_from_cooldown(self, cooldown: models.Cooldown) -> None:
-        if cooldown.expiration is not None and cooldown.total_seconds > 0:
-            self._learn_server_time(cooldown.expiration - timedelta(seconds=cooldown.total_seconds))
+        # The cooldown began when the server handled the call: `expiration - totalSeconds` on
+        # the real game. A universe that runs faster than real time (the simulator's time
+        # scale) reports the game length in `totalSeconds` but the real time left in
+        # `remainingSeconds` (rounded up); either way `expiration` less the shorter of the two
+        # is no later than the server's "now", and the tighter of the two lower bounds.
+        lengths = [s for s in (cooldown.total_seconds, cooldown.remaining_seconds) if s > 0]
+        if cooldown.expiration is not None and lengths:
+            self._learn_server_time(cooldown.expiration - timedelta(seconds=min(lengths)))
 
     # --- events ------------------------------------------------------------------------------
 

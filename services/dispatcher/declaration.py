@@ -9,6 +9,7 @@ from dispatcher.metrics import DispatcherMetrics
 from dispatcher.service import CHECKS, run
 from dispatcher.settings import DispatcherSettings
 from flotilla.kit import ChildSpec, LocalStack, Service
+from flotilla.settings import env_name
 
 __all__ = ["LOCAL_NODES", "SERVICE", "local_nodes"]
 
@@ -16,9 +17,14 @@ LOCAL_NODES = ("U", "V")
 
 
 def local_nodes(stack: LocalStack) -> Sequence[ChildSpec]:
-    """Two dispatcher nodes sharing the fleet, as in the operator's setup."""
+    """Two dispatcher nodes sharing the fleet, as in the operator's setup, playing the agent the
+    gateway registers (its symbol put on their events)."""
+    env: dict[str, str] = {}
+    agent = stack.endpoints.get("agent")  # the symbol the gateway registers (simulator runs)
+    if agent:
+        env[env_name(DispatcherSettings, "agent")] = agent
     return [
-        ChildSpec(name=f"dispatcher-{node}", args=["dispatcher", "--node", node])
+        ChildSpec(name=f"dispatcher-{node}", args=["dispatcher", "--node", node], env=env)
         for node in LOCAL_NODES
     ]
 

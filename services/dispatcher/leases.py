@@ -46,6 +46,7 @@ from dispatcher.pipeline import Pipeline, Write
 from flotilla import names
 from flotilla.clock import Clock
 from flotilla.timestamps import to_timestamp
+from flotilla.topology import leases_epoch
 from flotilla.v1.api_pb2 import ShipFence
 from flotilla.v1.cluster_pb2 import ShipLease
 
@@ -59,14 +60,6 @@ STREAM = f"KV_{names.LEASES_BUCKET}"
 def lease_subject(ship: str) -> str:
     """The subject of `ship`'s lease key."""
     return f"$KV.{names.LEASES_BUCKET}.{ship}"
-
-
-async def leases_epoch(js: JetStreamContext) -> int:
-    """The leases bucket's creation time in nanoseconds: the epoch of its revisions."""
-    info = await js.stream_info(STREAM)
-    if info.created is None:
-        return 0
-    return int(info.created.timestamp() * 1_000_000_000)
 
 
 @dataclass(slots=True)
@@ -202,21 +195,65 @@ class LeaseTable:
             ]
         )
         lost: list[Lease] = []
+        moved: list[tuple[Lease, int]] = []
         unanswered = 0
         for lease, ack in zip(leases, acks, strict=True):
             if ack.ok:
                 lease.revision = ack.seq
                 lease.valid_until = self._valid_until(sent)
-            elif wrong_last_revision(ack) is not None:
-                lease.lost = True
-                lost.append(lease)
+            elif (last := wrong_last_revision(ack)) is not None:
+                if last:
+                    moved.append((lease, last))
+                else:
+                    lost.append(lease)
             else:
                 unanswered += 1
         if unanswered:
             log.warning("%d lease renewal(s) got no answer", unanswered)
+        if moved:
+            lost += await self._renew_moved(moved)
         for lease in lost:
+            lease.lost = True
             self.held.pop(lease.ship, None)
         return lost + self.overdue()
+
+    async def _renew_moved(self, moved: list[tuple[Lease, int]]) -> list[Lease]:
+        """Renew leases whose revision moved on since this node last heard of it; return those
+        that are lost. A renewal stored by the server whose acknowledgement never arrived (a
+        busy node, a slow link) moves the revision too: when the key's last value is this
+        tenure's own lease payload, nobody came between, and the renewal is retried on that
+        revision. Any other value (another node's lease, a tombstone) means the lease is lost."""
+        reads = await asyncio.gather(
+            *(self._js.get_msg(STREAM, seq=last) for _, last in moved),
+            return_exceptions=True,
+        )
+        ours: list[tuple[Lease, int]] = []
+        lost: list[Lease] = []
+        for (lease, last), read in zip(moved, reads, strict=True):
+            if (
+                isinstance(read, BaseException)
+                or is_tombstone(read.headers)
+                or read.data != lease.payload
+            ):
+                lost.append(lease)
+            else:
+                ours.append((lease, last))
+        if not ours:
+            return lost
+        sent = self._clock.monotonic()
+        acks = await self._pipeline.publish_all(
+            [
+                Write(lease_subject(lease.ship), lease.payload, self._headers(last))
+                for lease, last in ours
+            ]
+        )
+        for (lease, _), ack in zip(ours, acks, strict=True):
+            if ack.ok:
+                lease.revision = ack.seq
+                lease.valid_until = self._valid_until(sent)
+            elif wrong_last_revision(ack) is not None:
+                lost.append(lease)
+        return lost
 
     def overdue(self) -> list[Lease]:
         """Leases whose local deadline has passed without a renewal: drop them (the ship must

@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable
 
 from dispatcher.assignments import Assignment, AssignmentBook
+from dispatcher.heap import SETTLE_AFTER_STARTS, settle_heap
 from dispatcher.leases import Lease, LeaseTable
 from dispatcher.membership import Membership
 from dispatcher.metrics import DispatcherMetrics
@@ -69,6 +70,7 @@ class Ownership:
         # ship and node) only when membership changes, per ship when an assignment does.
         self._desired: set[str] = set()
         self._recompute = True
+        self._heap_settled = False
         membership.on_change(self._membership_changed)
         assignments.on_change(self._assignment_changed)
 
@@ -114,11 +116,23 @@ class Ownership:
             if s not in self.runners and s not in self._handing_over and s not in self.leases.held
         ]
         if wanted:
-            for lease in await self.leases.acquire(wanted):
+            taken = await self.leases.acquire(wanted)
+            for lease in taken:
                 self.metrics.leases.labels("acquired").inc()
                 self._start(lease)
         self.metrics.ships_owned.set(len(self.runners))
+        self._settle_heap_once()
         self.reconciled.set()
+
+    def _settle_heap_once(self) -> None:
+        """Once the node first drives a large fleet and every ship of it has loaded its state,
+        settle the heap (see `dispatcher.heap`): once, since the pause it costs grows with the
+        heap."""
+        if self._heap_settled or len(self.runners) < SETTLE_AFTER_STARTS:
+            return
+        if all(runner.loaded for runner in self.runners.values()):
+            self._heap_settled = True
+            settle_heap()
 
     def _start(self, lease: Lease) -> None:
         if self.membership.draining or lease.ship not in self.assignments.assignments:
@@ -139,7 +153,10 @@ class Ownership:
                 if ship in self.leases.held and not runner.lease.usable(
                     self.services.clock.monotonic()
                 ):
+                    # The task stopped itself because the lease could lapse: lost, like a
+                    # renewal the server refused.
                     self.leases.held.pop(ship, None)
+                    self.metrics.leases.labels("lost").inc()
                 elif ship in self.leases.held:
                     self._handing_over[ship] = asyncio.create_task(self._release(ship))
 

@@ -24,7 +24,10 @@ from nats.aio.subscription import Subscription
 __all__ = ["Ack", "Pipeline", "Write"]
 
 _NO_RESPONDERS = "503"
-_YIELD_EVERY = 128
+# A batch yields to the event loop between slices this large: often enough that ships are not
+# held up for long, seldom enough that a batch of ten thousand lease renewals is not stretched
+# out behind everything else the loop has to do (each yield waits for every ready callback).
+_YIELD_EVERY = 1024
 
 
 @dataclass(frozen=True, slots=True)

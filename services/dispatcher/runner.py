@@ -44,13 +44,16 @@ from flotilla.client import (
     Transport,
 )
 from flotilla.clock import Clock
-from flotilla.semconv import SpanAttr
+from flotilla.semconv import SpanAttr, outcome_name
+from flotilla.v1.api_pb2 import ApiResult
 from flotilla.v1.events_pb2 import ShipState
 
-__all__ = ["FleetServices", "ShipRunner"]
+__all__ = ["LOADS_AT_ONCE", "FleetServices", "ShipRunner"]
 
 log = logging.getLogger("dispatcher.ships")
 
+# Ship loads (snapshot reads, or one look at the API) in flight at once.
+LOADS_AT_ONCE = 32
 # A behaviour that keeps asking to go on at once without calling anything is a bug: after this
 # many such steps in a row the ship waits, so it can never spin the node.
 _IDLE_SPIN_LIMIT = 50
@@ -76,6 +79,10 @@ class FleetServices:
     on_fenced: Callable[[str], None]
     # Each step is a span, so the gateway's spans and the events continue the step's trace.
     tracer: Tracer = field(default_factory=lambda: trace.get_tracer("flotilla.dispatcher"))
+    # Ships loading their state at once: a node taking thousands of ships together loads them
+    # a few at a time, so the event loop keeps renewing leases and driving the ships already
+    # loaded instead of queueing thousands of reads at once.
+    loading: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(LOADS_AT_ONCE))
 
 
 class ShipRunner:
@@ -93,6 +100,7 @@ class ShipRunner:
         "behaviour",
         "control",
         "lease",
+        "loaded",
         "symbol",
         "task",
         "wakeup",
@@ -129,6 +137,7 @@ class ShipRunner:
         )
         self.control.behaviour = self.behaviour.name
         self.task: asyncio.Task[None] | None = None
+        self.loaded = False  # its state is in memory
 
     # --- told by the transport ---------------------------------------------------------------
 
@@ -144,6 +153,12 @@ class ShipRunner:
         """The gateway refused a call as fenced: another node owns the ship."""
         self._services.metrics.leases.labels("fenced").inc()
         self._services.on_fenced(self.symbol)
+
+    def on_failed(self, result: ApiResult) -> None:
+        """A call failed: counted by its API error code, or by its outcome when the API gave
+        no answer (whoever handles it: the behaviour or this task)."""
+        code = str(result.error_code) if result.error_code else outcome_name(result.outcome)
+        self._services.metrics.errors.labels(self.behaviour.name, code).inc()
 
     # --- told by the node --------------------------------------------------------------------
 
@@ -171,7 +186,13 @@ class ShipRunner:
     # --- the task ----------------------------------------------------------------------------
 
     async def _load(self) -> None:
-        """The ship's state: its snapshot in the ships bucket, else one look at the API."""
+        """The ship's state: its snapshot in the ships bucket, else one look at the API (at
+        most `LOADS_AT_ONCE` ships of the node at a time)."""
+        async with self._services.loading:
+            await self._load_now()
+        self.loaded = True
+
+    async def _load_now(self) -> None:
         snapshot = await self._services.load_snapshot(self.symbol)
         if snapshot is not None:
             model = ShipModel.from_snapshot(snapshot)
@@ -184,8 +205,7 @@ class ShipRunner:
                 return
             except LeaseExpired:
                 raise
-            except CallError as exc:
-                self._count_error(exc)
+            except CallError:
                 await self._back_off()
 
     def _switch(self) -> None:
@@ -263,49 +283,46 @@ class ShipRunner:
         except (LeaseExpired, CallFenced):
             raise
         except CooldownActive as exc:
-            self._count_error(exc)
             cooldown = exc.cooldown
             if cooldown is not None and cooldown.expiration is not None:
                 ship.apply_cooldown(cooldown)
                 return control.cooldown_over_at()
             return control.monotonic() + max(1.0, exc.remaining_seconds)
         except ShipInTransit as exc:
-            self._count_error(exc)
             if exc.arrival is not None:
                 ship.status = "IN_TRANSIT"
                 ship.arrival = exc.arrival
                 return control.arrival_at()
             return control.monotonic() + max(1.0, exc.seconds_to_arrival)
-        except NotInOrbit as exc:
-            self._count_error(exc)
+        except NotInOrbit:
             ship.set_status("DOCKED")
             return control.monotonic()
-        except NotDocked as exc:
-            self._count_error(exc)
+        except NotDocked:
             ship.set_status("IN_ORBIT")
             return control.monotonic()
-        except CargoFull as exc:
-            self._count_error(exc)
-            ship.cargo_units = ship.cargo_capacity
+        except CargoFull:
+            # Memory was wrong about the hold: look at it once (what is aboard, not just that it
+            # is full), so that the behaviour's next step can sell or hand it over.
+            try:
+                await control.cargo()
+            except (LeaseExpired, CallFenced):
+                raise
+            except CallError:
+                ship.cargo_units = ship.cargo_capacity
+                return self._backoff_instant()
             return control.monotonic()
-        except OutcomeUnknown as exc:
-            self._count_error(exc)
+        except OutcomeUnknown:
             try:
                 await control.resync()
             except CallError:
                 return self._backoff_instant()
             return control.monotonic()
-        except (ApiError, GatewayError) as exc:
-            self._count_error(exc)
+        except (ApiError, GatewayError):
             return self._backoff_instant()
         except Exception:
             log.exception("%s: %s step failed", self.symbol, self.behaviour.name)
             metrics.errors.labels(self.behaviour.name, "exception").inc()
             return self._backoff_instant()
-
-    def _count_error(self, exc: CallError) -> None:
-        code = str(exc.code) if isinstance(exc, ApiError) else type(exc).__name__
-        self._services.metrics.errors.labels(self.behaviour.name, code).inc()
 
     def _backoff_instant(self) -> float:
         self._failures += 1

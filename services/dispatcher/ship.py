@@ -222,7 +222,9 @@ class ShipModel:
             ship_symbol=self.symbol,
             version=self.version,
             observed_at=to_timestamp(now),
-            changed=parts,
+            # The contract's parts; the behaviour is no part of it but rides on every event.
+            changed=[part for part in parts if part != BEHAVIOUR],
+            behaviour=self.behaviour,
             role=self.role,
             frame=self.frame,
         )
@@ -257,8 +259,6 @@ class ShipModel:
                 event.cooldown.expiration.CopyFrom(to_timestamp(self.cooldown_expiration))
         if MOUNTS in parts:
             event.mounts.symbols.extend(self.mounts)
-        if BEHAVIOUR in parts:
-            event.behaviour = self.behaviour
         return event
 
     @classmethod

@@ -1,6 +1,7 @@
 """The transport of one ship's calls: every call carries the ship's fencing token and node, is
 refused here once the lease is no longer usable, and is measured (ready → request delay,
-requests per behaviour cycle)."""
+requests per behaviour cycle, errors by code: every failed call, whether the behaviour or the
+ship's task handles it)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ class SendObserver(Protocol):
 
     def on_fenced(self) -> None:
         """The gateway refused a call of the ship as fenced."""
+
+    def on_failed(self, result: ApiResult) -> None:
+        """A call of the ship came back with an API error or without an answer."""
 
 
 class FencedTransport:
@@ -69,4 +73,6 @@ class FencedTransport:
         result = await self._inner.send(fenced)
         if result.outcome == CallOutcome.CALL_OUTCOME_FENCED:
             self._observer.on_fenced()
+        if result.error_code or result.outcome != CallOutcome.CALL_OUTCOME_COMPLETED:
+            self._observer.on_failed(result)
         return result

@@ -23,12 +23,12 @@ from nats.js import JetStreamContext
 
 from dispatcher.events import Publisher
 from dispatcher.kvops import claim, delete_if_unchanged
-from dispatcher.watching import watch_bucket
 from flotilla import names
 from flotilla.client import models
 from flotilla.clock import Clock
 from flotilla.timestamps import to_datetime, to_timestamp
 from flotilla.v1 import cluster_pb2, events_pb2
+from flotilla.watching import watch_bucket
 
 __all__ = [
     "SURVEY_SLOTS",

@@ -1,5 +1,6 @@
-"""The `flotilla` command: `flotilla up`, `flotilla migrate`, and one subcommand per declared
-service (`flotilla.registry`), each with options generated from its settings."""
+"""The `flotilla` command: `flotilla up`, `flotilla migrate`, `flotilla stats`, and one
+subcommand per declared service (`flotilla.registry`), each with options generated from its
+settings."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from flotilla import __version__, up
+from flotilla import __version__, stats, up
 from flotilla.kit.runtime import add_service_parser
 from flotilla.registry import declared
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     from flotilla.db import cli as db_cli
 
     db_cli.register(subparsers)
+    stats.register(subparsers)
     for service in declared():
         add_service_parser(subparsers, service)
     return parser

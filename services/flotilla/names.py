@@ -11,6 +11,9 @@ from typing import Final
 __all__ = [
     "AGENT_SUBJECT",
     "ASSIGNMENTS_BUCKET",
+    "CONDUCTOR_BUCKET",
+    "CONDUCTOR_LEADER_KEY",
+    "CONDUCTOR_PURCHASE_KEY",
     "DEAD_LETTER_STREAM",
     "DEAD_LETTER_SUBJECTS",
     "DEAD_LETTER_SUBJECT_PREFIX",
@@ -19,6 +22,7 @@ __all__ = [
     "EVENTS_SUBJECTS",
     "EVENTS_SUBJECT_PREFIX",
     "EXTRACTION_SUBJECT",
+    "FLEET_BUCKET",
     "FLEET_SYNC_KEY",
     "GATEWAY_CALL_SUBJECT",
     "GATEWAY_QUEUE_GROUP",
@@ -85,6 +89,12 @@ LEASES_BUCKET: Final = "flotilla_leases"  # one key per ship: its ShipLease (who
 PLAN_BUCKET: Final = "flotilla_plan"  # the one fleet plan (key PLAN_KEY)
 ASSIGNMENTS_BUCKET: Final = "flotilla_assignments"  # one key per ship: its ShipAssignment
 PLAN_KEY: Final = "current"
+# The conductor's own state: its leader lease and its purchase journal (a purchase whose outcome
+# is not known yet), and every ship of the fleet it knows (key = ship symbol: its type, JSON).
+CONDUCTOR_BUCKET: Final = "flotilla_conductor"
+CONDUCTOR_LEADER_KEY: Final = "leader"
+CONDUCTOR_PURCHASE_KEY: Final = "purchase"
+FLEET_BUCKET: Final = "flotilla_fleet"
 # Last known state of every ship (a full ShipState per ship symbol), written by its owner, so
 # that a new owner starts from it without asking the API.
 SHIPS_BUCKET: Final = "flotilla_ships"

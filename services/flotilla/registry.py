@@ -14,6 +14,7 @@ DECLARATIONS: Final[tuple[str, ...]] = (
     "simulator.declaration",
     "gateway.declaration",
     "persister.declaration",
+    "conductor.declaration",
     "dispatcher.declaration",
 )
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import nats
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig, StreamInfo
 from nats.js.errors import BucketNotFoundError
 
 from flotilla import names
@@ -21,6 +21,8 @@ __all__ = [
     "STREAMS",
     "BucketSpec",
     "ensure_topology",
+    "leases_epoch",
+    "stream_epoch",
 ]
 
 DAY_SECONDS = 24 * 3600.0
@@ -66,6 +68,8 @@ BUCKETS = (
     BucketSpec(names.LEASES_BUCKET, marker_ttl_seconds=_EXPIRY_MARKERS),
     BucketSpec(names.PLAN_BUCKET, history=10),
     BucketSpec(names.ASSIGNMENTS_BUCKET),
+    BucketSpec(names.CONDUCTOR_BUCKET, marker_ttl_seconds=_EXPIRY_MARKERS),
+    BucketSpec(names.FLEET_BUCKET),
     BucketSpec(names.SHIPS_BUCKET),
     BucketSpec(names.MARKETS_BUCKET),
     BucketSpec(names.SHIPYARDS_BUCKET),
@@ -95,3 +99,17 @@ async def ensure_topology(js: JetStreamContext) -> None:
                 storage=StorageType.FILE,
                 limit_marker_ttl=bucket.marker_ttl_seconds or None,
             )
+
+
+def stream_epoch(info: StreamInfo) -> int:
+    """A stream's creation time in nanoseconds since the epoch (0 if the server gave none): the
+    epoch of a KV bucket's revisions, which restart at 1 when the bucket is recreated."""
+    if info.created is None:
+        return 0
+    return int(info.created.timestamp() * 1_000_000_000)
+
+
+async def leases_epoch(js: JetStreamContext) -> int:
+    """The epoch of the leases bucket's revisions: the dispatcher puts it in every fence, and
+    the gateway compares fences by it first."""
+    return stream_epoch(await js.stream_info(f"KV_{names.LEASES_BUCKET}"))

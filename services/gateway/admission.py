@@ -1,9 +1,11 @@
 """Call admission: the agents the gateway sends for, the limit group of each sending address,
 and the checks an `ApiCall` passes before it may queue (known agent, method, path, JSON body,
-and a gateway that still accepts calls)."""
+a gateway that still accepts calls, and a fencing token no older than the ship's: see
+`gateway.fencing`)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -12,9 +14,10 @@ import httpx
 
 from flotilla.clock import Clock
 from flotilla.semconv import PRIORITY_CLASSES
-from flotilla.v1.api_pb2 import ApiCall
+from flotilla.v1.api_pb2 import ApiCall, CallOutcome
 from gateway.call import AgentSession, QueuedCall, Rejected
 from gateway.endpoints import METHODS, ResolvedCall, resolve
+from gateway.fencing import FenceBook
 from gateway.limit_group import LimitGroup
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimitConfig, TwoPoolRateLimiter
@@ -43,8 +46,10 @@ class CallAdmission:
         clock: Clock,
         metrics: GatewayMetrics,
         transport_factory: TransportFactory,
+        fences: FenceBook | None = None,
     ) -> None:
         self.base_url = base_url
+        self.fences = fences if fences is not None else FenceBook()
         self.http = http
         self.rate_limit = rate_limit
         self.queue = queue
@@ -140,9 +145,17 @@ class CallAdmission:
         ship = call.ship_symbol or resolved.ship_symbol
         body = bytes(call.json_body)
         session = self._agents.get(agent)
+        fence = call.fence if call.HasField("fence") else None
+        refused = functools.partial(
+            Rejected, call_id, agent, method, resolved, priority, ship, node=call.node, fence=fence
+        )
         reason = self._rejection(call, method, body, session)
         if reason is not None or session is None:
-            return Rejected(call_id, agent, method, resolved, priority, ship, reason or "")
+            return refused(reason or "")
+        fenced = self.fences.check(fence) if fence is not None else None
+        if fenced is not None:
+            self._metrics.fenced.labels(stage="admission").inc()
+            return refused(fenced, outcome=CallOutcome.CALL_OUTCOME_FENCED)
         return QueuedCall(
             session=session,
             resolved=resolved,
@@ -153,6 +166,8 @@ class CallAdmission:
             deadline=self._deadline(call),
             call_id=call_id,
             ship_symbol=ship,
+            fence=fence,
+            node=call.node,
         )
 
     def own_call(self, session: AgentSession, method: str, path: str, body: bytes) -> QueuedCall:

@@ -8,7 +8,7 @@ from typing import cast
 
 import httpx
 
-from flotilla.v1.api_pb2 import ApiResult, CallOutcome, PriorityClass
+from flotilla.v1.api_pb2 import ApiResult, CallOutcome, PriorityClass, ShipFence
 from gateway.endpoints import ResolvedCall
 from gateway.limit_group import LimitGroup
 from gateway.ratelimit import Permit
@@ -81,6 +81,9 @@ class QueuedCall:
     deadline: float | None
     call_id: str
     ship_symbol: str = ""
+    # The ship's fencing token when a dispatcher node sent the call (None: not fenced).
+    fence: ShipFence | None = None
+    node: str = ""  # the dispatcher node that sent it ("" for other callers)
     progress: CallProgress = field(default_factory=CallProgress)
 
     @property
@@ -120,7 +123,8 @@ class QueuedCall:
 @dataclass(frozen=True)
 class Rejected:
     """A call refused before it could queue (unknown agent, bad method, path or body, or the
-    gateway draining), with the reason the caller is told."""
+    gateway draining: `REJECTED`; a fencing token older than the ship's: `FENCED`), with the
+    reason the caller is told."""
 
     call_id: str
     agent: str
@@ -129,6 +133,9 @@ class Rejected:
     priority: int
     ship_symbol: str
     reason: str
+    outcome: CallOutcome = CallOutcome.CALL_OUTCOME_REJECTED
+    node: str = ""
+    fence: ShipFence | None = None
 
     @property
     def template(self) -> str:
@@ -136,7 +143,5 @@ class Rejected:
         return self.resolved.endpoint.template
 
     def result(self) -> ApiResult:
-        """The `REJECTED` answer, which no request was spent on."""
-        return api_result(
-            self.call_id, self.priority, CallOutcome.CALL_OUTCOME_REJECTED, message=self.reason
-        )
+        """The `REJECTED` or `FENCED` answer, which no request was spent on."""
+        return api_result(self.call_id, self.priority, self.outcome, message=self.reason)

@@ -22,6 +22,7 @@ from flotilla.semconv import SpanAttr, outcome_name, priority_name
 from flotilla.v1.api_pb2 import ApiCall, ApiResult, CallOutcome
 from gateway.admission import CallAdmission
 from gateway.call import AgentSession, QueuedCall, Rejected
+from gateway.fencing import FenceBook
 from gateway.limit_group import LimitGroup
 from gateway.metrics import GatewayMetrics
 from gateway.ratelimit import RateLimitConfig
@@ -45,6 +46,8 @@ class CallRecord:
     endpoint: str  # path template, e.g. /my/ships/{shipSymbol}/extract
     method: str
     finished_at: float  # wall-clock seconds
+    node: str = ""  # the dispatcher node that sent the call, if one did
+    fence_token: int = 0  # the call's fencing token (0: not fenced)
 
 
 class Gateway:
@@ -71,6 +74,8 @@ class Gateway:
         self.metrics = metrics or GatewayMetrics(MetricsRegistry())
         self.tracer = tracer or trace.get_tracer("gateway")
         self.health = UpstreamHealth(base_url, self.clock)
+        # The floor of every ship's fencing token, checked at admission and after the queue.
+        self.fences = FenceBook()
         self.admission = CallAdmission(
             base_url,
             http=http or HttpConfig(),
@@ -79,6 +84,7 @@ class Gateway:
             clock=self.clock,
             metrics=self.metrics,
             transport_factory=transport_factory,
+            fences=self.fences,
         )
         self.sender = CallSender(
             retry=retry or RetryPolicy(),
@@ -88,6 +94,7 @@ class Gateway:
             health=self.health,
             sleep=sleep,
             rng=rng or random.Random(),
+            fences=self.fences,
         )
         # Called with the record of every call answered (the request log subscribes here).
         self.observers: list[Callable[[CallRecord], None]] = []
@@ -188,6 +195,8 @@ class Gateway:
             endpoint=call.template,
             method=call.method,
             finished_at=self.clock.time(),
+            node=call.node,
+            fence_token=call.fence.token if call.fence is not None else 0,
         )
 
     def _notify(self, record: CallRecord) -> None:

@@ -21,7 +21,8 @@ def _name(name: str) -> str:
 
 
 class GatewayMetrics:
-    """Queue depth and wait per class, requests, 429s, retries, limit use, upstream latency."""
+    """Queue depth and wait per class, requests, 429s, retries, limit use, upstream latency,
+    fenced calls."""
 
     def __init__(self, registry: MetricsRegistry) -> None:
         self.registry = registry
@@ -80,6 +81,14 @@ class GatewayMetrics:
             "Time of one HTTP exchange with the API.",
             ["method"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.fenced = Counter(
+            _name("fenced"),
+            "Calls refused without a request because their fencing token is older than one known"
+            " for the ship; stage is 'admission', 'queue' (gone stale while it waited) or 'retry'"
+            " (gone stale between attempts).",
+            ["stage"],
             registry=r,
         )
         self.request_log_dropped = Counter(

@@ -53,6 +53,8 @@ def request_log_event(record: CallRecord) -> RequestLog:
         attempts=result.attempts,
         timestamp=timestamp,
         outcome=result.outcome,
+        node=record.node,
+        fence_token=record.fence_token,
     )
 
 

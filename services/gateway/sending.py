@@ -1,5 +1,7 @@
 """The send path of an admitted call: wait in its group's queue for a permit (or be answered
-expired or overloaded without a request), then attempt it on the wire within the retry policy,
+expired or overloaded without a request), then attempt it on the wire within the retry policy —
+its fencing token checked again right before every attempt (a call admitted fresh may have
+gone stale while it waited: `gateway.fencing`) —
 teaching the rate limiter and the upstream health from every answer, and end in one
 `ApiResult`."""
 
@@ -18,6 +20,7 @@ from flotilla.logs import redact
 from flotilla.semconv import SpanAttr, priority_name
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome
 from gateway.call import QueuedCall
+from gateway.fencing import FenceBook
 from gateway.limit_group import GroupClosed, Refusal, Ticket
 from gateway.metrics import GatewayMetrics
 from gateway.outcomes import Verdict, is_edge_failure
@@ -26,7 +29,7 @@ from gateway.retry import Attempt, RetryPolicy, RetryResult, Sleep, run_attempts
 from gateway.scheduler import QueueFull
 from gateway.upstream import UpstreamHealth, build_request, error_of
 
-__all__ = ["QUEUE_SPAN", "CallSender"]
+__all__ = ["QUEUE_SPAN", "CallSender", "StaleFence"]
 
 log = logging.getLogger("gateway")
 
@@ -38,6 +41,11 @@ _SHUTTING_DOWN = "the gateway is shutting down"
 
 class _DeadlinePassed(Exception):
     """The call's deadline passed before its next attempt could be sent."""
+
+
+class StaleFence(Exception):
+    """A call's fencing token went stale before one of its attempts: it ends `FENCED` without
+    that attempt's request."""
 
 
 class CallSender:
@@ -56,7 +64,9 @@ class CallSender:
         health: UpstreamHealth,
         sleep: Sleep,
         rng: random.Random,
+        fences: FenceBook | None = None,
     ) -> None:
+        self.fences = fences if fences is not None else FenceBook()
         self._retry = retry
         self._clock = clock
         self._metrics = metrics
@@ -85,6 +95,8 @@ class CallSender:
                 CallOutcome.CALL_OUTCOME_EXPIRED,
                 message="deadline passed before another attempt; it was not sent again",
             )
+        except StaleFence as stale:
+            return call.result(CallOutcome.CALL_OUTCOME_FENCED, message=str(stale))
         finally:
             call.session.group.release_slot()
         return self._conclude(call, ended)
@@ -127,11 +139,28 @@ class CallSender:
         call.progress.permit = granted
         return None
 
+    def _check_fence(self, call: QueuedCall, permit: Permit, number: int) -> None:
+        """Raise `StaleFence` if the call's token went stale since it was admitted: while it
+        waited in the queue (attempt 1) or between attempts. No request goes out for its
+        permit, so the limiter stops waiting for an answer and counts it as possibly spent
+        (there is no way to give a permit back)."""
+        if call.fence is None:
+            return
+        reason = self.fences.check(call.fence)
+        if reason is None:
+            return
+        call.session.group.limiter.settle(permit)
+        stage = "queue" if number == 1 else "retry"
+        self._metrics.fenced.labels(stage=stage).inc()
+        waited = "while it was queued" if number == 1 else f"before attempt {number}"
+        raise StaleFence(f"{reason} ({waited})")
+
     # --- one attempt ----------------------------------------------------------------------------
 
     async def _attempt(self, call: QueuedCall, number: int) -> Attempt:
         """Attempt `number` (1, 2, ...) of `call` on the wire."""
         permit = await self._permit_for(call, number)
+        self._check_fence(call, permit, number)
         call.progress.attempts = number
         session = call.session
         limiter = session.group.limiter

@@ -20,6 +20,7 @@ from flotilla.telemetry import extract_context
 from flotilla.v1.api_pb2 import ApiCall, ApiResult, CallOutcome
 from gateway.agents import add_configured_agents
 from gateway.core import Gateway
+from gateway.fencing import follow_leases
 from gateway.metrics import GatewayMetrics
 from gateway.request_log import RequestLogPublisher
 from gateway.settings import GatewaySettings
@@ -201,6 +202,17 @@ async def run(ctx: ServiceContext[GatewaySettings, GatewayMetrics]) -> None:
     gateway.observers.append(request_log.record)
     ctx.exposed["request_log"] = request_log
 
+    # The fences are rebuilt from the leases bucket before the first call is served (see
+    # `gateway.fencing` for why that is all a restart needs), then follow every lease change.
+    fences_synced = asyncio.Event()
+    fences = asyncio.create_task(
+        follow_leases(js, gateway.fences, ctx.stopping, fences_synced), name="gateway-fences"
+    )
+    ctx.stack.push_async_callback(_cancel, fences)
+    if not await _first(fences_synced, ctx.stopping, fences):
+        return
+    log.info("fences rebuilt from the leases bucket: %d ship(s)", len(gateway.fences))
+
     log.info("API at %s", settings.spacetraders.base_url)
     if not await add_configured_agents(gateway, settings, ctx.stopping):
         return
@@ -210,6 +222,19 @@ async def run(ctx: ServiceContext[GatewaySettings, GatewayMetrics]) -> None:
     await ctx.stopping.wait()
     log.info("draining: %d calls in progress", service.pending)
     await service.drain(grace_seconds=settings.shutdown_grace_seconds * _DRAIN_SHARE)
+
+
+async def _first(ready: asyncio.Event, stopping: asyncio.Event, task: asyncio.Task[None]) -> bool:
+    """Wait until `ready` is set (True), or `stopping` is or `task` ends first (False; a task
+    that failed raises its error)."""
+    waits = {asyncio.ensure_future(ready.wait()), asyncio.ensure_future(stopping.wait()), task}
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in waits - {task}:
+        waiting.cancel()
+    if task.done() and not ready.is_set():
+        task.result()
+        return False
+    return ready.is_set() and not stopping.is_set()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -2,9 +2,10 @@
 append-only record once.
 
 State keys: a ship (part by part: the newest event that changed each part), an agent, a market,
-a market's trade good, a shipyard and a shipyard's ship type. Append-only records (transactions,
-extractions, request log) are kept by event UUID, so a duplicate delivery within a batch is
-written once and simultaneous events are all kept.
+a market's trade good, a shipyard, a shipyard's ship type and a waypoint observation.
+Append-only records (transactions, extractions, request log) are kept by event UUID, so a
+duplicate delivery within a batch is written once and simultaneous events are all kept; surveys
+by their signature (a survey never changes once made).
 
 "Newest" is the order the SQL guards use (`contract.newness`, ship versions), so coalescing a
 batch and writing it gives the same rows as writing its events one by one in any order.
@@ -24,6 +25,7 @@ __all__ = [
     "BEHAVIOUR_PART",
     "CoalescedBatch",
     "Listing",
+    "NewnessKey",
     "Observation",
     "ShipMerge",
     "WaypointSighting",
@@ -94,6 +96,11 @@ class WaypointSighting:
     y: int | None = None
     has_market: bool = False
     has_shipyard: bool = False
+    # From a waypoint observation only (None otherwise): its facts, and what made it newest.
+    traits: tuple[str, ...] | None = None
+    orbits: str | None = None
+    charted: bool | None = None
+    observed: Observation[events_pb2.WaypointObservation] | None = None
 
     def merge(self, other: WaypointSighting) -> None:
         """Take in what `other` says about the same waypoint."""
@@ -101,6 +108,32 @@ class WaypointSighting:
             self.type, self.x, self.y = other.type, other.x, other.y
         self.has_market |= other.has_market
         self.has_shipyard |= other.has_shipyard
+        if other.observed is not None and (
+            self.observed is None or other.observed.key > self.observed.key
+        ):
+            self.traits, self.orbits, self.charted = other.traits, other.orbits, other.charted
+            self.observed = other.observed
+
+    @classmethod
+    def of_observation(
+        cls, observed: Observation[events_pb2.WaypointObservation]
+    ) -> WaypointSighting:
+        """What a waypoint observation says: everything (a market or shipyard by its traits)."""
+        w = observed.message
+        traits = tuple(w.traits)
+        return cls(
+            w.waypoint_symbol,
+            w.system_symbol or system_of(w.waypoint_symbol),
+            type=w.type,
+            x=w.x,
+            y=w.y,
+            has_market="MARKETPLACE" in traits,
+            has_shipyard="SHIPYARD" in traits,
+            traits=traits,
+            orbits=w.orbits or None,
+            charted=w.charted,
+            observed=observed,
+        )
 
 
 def system_of(waypoint_symbol: str) -> str:
@@ -130,8 +163,14 @@ class CoalescedBatch:
     transactions: dict[str, events_pb2.Transaction] = field(default_factory=dict)
     extractions: dict[str, events_pb2.Extraction] = field(default_factory=dict)
     requests: dict[str, events_pb2.RequestLog] = field(default_factory=dict)
+    surveys: dict[str, events_pb2.SurveyObservation] = field(default_factory=dict)
+    waypoints: dict[str, Observation[events_pb2.WaypointObservation]] = field(default_factory=dict)
+    # What any waypoint observation of the batch said, not only the newest: these facts only
+    # turn on (has a market, has a shipyard, charted), as the database merges them.
+    waypoint_flags: dict[str, tuple[bool, bool, bool]] = field(default_factory=dict)
     events: Counter[str] = field(default_factory=Counter)
-    # State events in (ship, agent, market, shipyard observations), to report the coalescing ratio.
+    # State events in (ship, agent, market, shipyard, waypoint observations), to report the
+    # coalescing ratio.
     state_events: int = 0
     navs: list[events_pb2.ShipNav] = field(default_factory=list)
 
@@ -145,6 +184,7 @@ class CoalescedBatch:
             + len(self.market_goods)
             + len(self.shipyards)
             + len(self.shipyard_ships)
+            + len(self.waypoints)
         )
 
     def add(self, event: Event) -> None:
@@ -165,6 +205,11 @@ class CoalescedBatch:
             self._add_shipyard(event.event_id, cast(events_pb2.ShipyardObservation, event.message))
         elif kind == "agent":
             self._add_agent(event.event_id, cast(events_pb2.AgentState, event.message))
+        elif kind == "survey":
+            survey = cast(events_pb2.SurveyObservation, event.message)
+            self.surveys.setdefault(survey.signature, survey)
+        elif kind == "waypoint":
+            self._add_waypoint(event.event_id, cast(events_pb2.WaypointObservation, event.message))
         else:  # pragma: no cover - contract.EVENT_TYPES lists every kind
             raise ValueError(f"unknown event kind {kind}")
 
@@ -185,6 +230,20 @@ class CoalescedBatch:
         current = self.agents.get(state.symbol)
         if current is None or key > current.key:
             self.agents[state.symbol] = Observation(key, event_id, state)
+
+    def _add_waypoint(self, event_id: str, waypoint: events_pb2.WaypointObservation) -> None:
+        self.state_events += 1
+        key = newness(waypoint.observed_at, event_id)
+        symbol = waypoint.waypoint_symbol
+        current = self.waypoints.get(symbol)
+        if current is None or key > current.key:
+            self.waypoints[symbol] = Observation(key, event_id, waypoint)
+        market, shipyard, charted = self.waypoint_flags.get(symbol, (False, False, False))
+        self.waypoint_flags[symbol] = (
+            market or "MARKETPLACE" in waypoint.traits,
+            shipyard or "SHIPYARD" in waypoint.traits,
+            charted or waypoint.charted,
+        )
 
     def _add_market(self, event_id: str, market: events_pb2.MarketObservation) -> None:
         self.state_events += 1
@@ -239,6 +298,13 @@ class CoalescedBatch:
                             y=point.y if point.type else None,
                         )
                     )
+        for symbol, observed in self.waypoints.items():
+            sighting = WaypointSighting.of_observation(observed)
+            any_market, any_shipyard, any_charted = self.waypoint_flags[symbol]
+            sighting.has_market |= any_market
+            sighting.has_shipyard |= any_shipyard
+            sighting.charted = bool(sighting.charted) or any_charted
+            see(sighting)
         for market in self.markets.values():
             m = market.message
             see(

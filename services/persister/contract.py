@@ -242,6 +242,24 @@ def _check_request(m: events_pb2.RequestLog) -> None:
     check_timestamp(m, "timestamp", required=True)
 
 
+def _check_survey(m: events_pb2.SurveyObservation) -> None:
+    _require(m.signature, "signature")
+    _require(m.waypoint_symbol, "waypoint_symbol")
+    _require(m.size, "size")
+    for deposit in m.deposits:
+        _require(deposit.symbol, "deposits.symbol")
+    check_timestamp(m, "expiration", required=True)
+    check_timestamp(m, "observed_at", required=True)
+
+
+def _check_waypoint(m: events_pb2.WaypointObservation) -> None:
+    _require(m.waypoint_symbol, "waypoint_symbol")
+    _require(m.type, "type")
+    for trait in m.traits:
+        _require(trait, "traits")
+    check_timestamp(m, "observed_at", required=True)
+
+
 @dataclass(frozen=True)
 class EventType:
     """What arrives on one events subject: the kind (a short name) and how to check it."""
@@ -267,6 +285,10 @@ EVENT_TYPES: Final[dict[str, EventType]] = {
     names.EXTRACTION_SUBJECT: _event_type("extraction", events_pb2.Extraction, _check_extraction),
     names.AGENT_SUBJECT: _event_type("agent", events_pb2.AgentState, _check_agent),
     names.REQUEST_LOG_SUBJECT: _event_type("request", events_pb2.RequestLog, _check_request),
+    names.SURVEY_SUBJECT: _event_type("survey", events_pb2.SurveyObservation, _check_survey),
+    names.WAYPOINT_SUBJECT: _event_type(
+        "waypoint", events_pb2.WaypointObservation, _check_waypoint
+    ),
 }
 
 

@@ -139,30 +139,11 @@ def workloads(manifests: list[dict[str, Any]]) -> list[Workload]:
     return [Workload(m) for m in manifests if m["kind"] in _WORKLOAD_KINDS]
 
 
-# The conductor's settings class is not declared yet. Until it is, its container is checked
-# against the variables the chart expects it to read (the database's settings plus these);
-# once `flotilla conductor` is declared, its own settings class is used and this goes.
-_CONDUCTOR_PENDING = {
-    "FLOTILLA_CONDUCTOR_API_HOST",
-    "FLOTILLA_CONDUCTOR_API_PORT",
-    "FLOTILLA_CONDUCTOR_API_TOKEN",
-}
-
-
-@dataclass(frozen=True)
-class _PendingLeaf:
-    env: str
-    secret: bool
-
-
-def _leaves_of(command: list[str]) -> list[SettingsLeaf | _PendingLeaf]:
+def _leaves_of(command: list[str]) -> list[SettingsLeaf]:
     assert command[0] == "flotilla", command
     if command[1:] == ["migrate"]:
         return list(leaves(DatabaseSettings))
     services = {service.name: service for service in declared()}
-    if command[1] == "conductor" and "conductor" not in services:
-        pending = [_PendingLeaf(env, env.endswith("_TOKEN")) for env in sorted(_CONDUCTOR_PENDING)]
-        return [*leaves(DatabaseSettings), *pending]
     assert command[1] in services, f"{command} runs no declared service"
     return list(leaves(services[command[1]].settings))
 

@@ -2,11 +2,11 @@
 
 `FakeGame` is a FAKE of the SpaceTraders API behind the gateway: a small in-memory game that
 answers the dispatcher's calls (as `ApiResult`s, the way the gateway would) and records every
-call. It stands in for the gateway and the simulator, which are not yet runnable through the
-service kit on this branch; it follows the API's shapes and the rules the behaviours rely on
-(cooldowns, flights and fuel, cargo capacity, trade volume, survey exhaustion), on the test's
-injected `ManualClock`. Whole-stack tests against the real gateway and simulator replace it
-once those run under the kit.
+call. It follows the API's shapes and the rules the behaviours rely on (cooldowns, flights and
+fuel, cargo capacity, trade volume, survey exhaustion) on the test's injected `ManualClock`, so
+that each behaviour's decisions are unit-tested in milliseconds, and it can be told to answer
+any error on cue. The same behaviours against the real gateway and simulator, on real NATS,
+are in test_stack.py (`stack.py`).
 
 `Recorder` stands in for the JetStream publisher in unit tests (it keeps what would be sent).
 """
@@ -787,6 +787,9 @@ class _Quiet:
         pass
 
     def on_fenced(self) -> None:
+        pass
+
+    def on_failed(self, result: ApiResult) -> None:
         pass
 
 

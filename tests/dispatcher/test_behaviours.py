@@ -14,7 +14,7 @@ from dispatcher.behaviours.trade import best_route
 from dispatcher.behaviours.upgrade import mount_changes
 from dispatcher.worldview import SURVEY_SLOTS
 from flotilla import names
-from flotilla.client import ShipInTransit
+from flotilla.client import NotDocked, ShipInTransit, models
 from flotilla.v1 import events_pb2
 
 ASTEROID = "X1-T1-AST"
@@ -417,3 +417,57 @@ async def test_a_ship_in_transit_waits_for_its_arrival(bench: Any, make_assignme
     else:
         raise AssertionError("expected the game to say the ship is in transit")
     assert game.calls_of("M-1") == ["extract"]
+
+
+async def test_a_miner_that_finds_its_hold_fuller_than_it_knew_looks_then_sells(
+    bench: Any, make_assignment: Any
+) -> None:
+    game = bench.game
+    game.add_ship("M-1", waypoint=ASTEROID, cargo_capacity=40, cargo={"IRON_ORE": 40})
+    bench.know_everything()
+    ship = bench.control("M-1")
+    ship.ship.inventory, ship.ship.cargo_units = {}, 0  # a stale snapshot: memory says empty
+    mine = make_behaviour(make_assignment("M-1", "mine", ASTEROID))
+    await bench.run(mine, ship, until=lambda: mine.cycle_ended)
+    actions = game.calls_of("M-1")
+    assert actions[:2] == ["extract", "cargo"]  # refused (4228), then one look at the hold
+    assert actions.count("extract") == 1  # not a loop of refused extractions
+    assert sum(c.body["units"] for c in game.calls if c.action == "sell") == 40
+    assert "jettison" not in actions
+
+
+async def test_a_sale_refused_as_not_docked_is_retried_not_abandoned(
+    bench: Any, make_assignment: Any
+) -> None:
+    game = bench.game
+    game.add_ship("T-1", waypoint=MARKET, status="IN_ORBIT", cargo={"IRON_ORE": 5})
+    bench.know_everything()
+    ship = bench.control("T-1")
+    ship.ship.status = "DOCKED"  # memory is wrong: the game has it in orbit
+    sell = make_behaviour(make_assignment("T-1", "sell"))
+    try:
+        await sell.step(ship)
+    except NotDocked:
+        ship.ship.set_status("IN_ORBIT")  # what the ship's task does with 4244
+    else:
+        raise AssertionError("expected the game to say the ship is not docked")
+    await bench.run(sell, ship, until=lambda: sell.state == "done")
+    assert game.calls_of("T-1") == ["sell", "dock", "sell"]
+    assert "jettison" not in game.calls_of("T-1")
+
+
+def test_the_server_clock_learns_from_a_cooldown_under_a_time_scale(bench: Any) -> None:
+    """A faster universe (the simulator's time scale) reports a cooldown's game length in
+    totalSeconds and the real time left in remainingSeconds: the real one dates the call."""
+    bench.game.add_ship("M-1")
+    ship = bench.control("M-1")
+    now = bench.clock.now()
+    scaled = models.Cooldown(
+        ship_symbol="M-1",
+        total_seconds=1200,
+        remaining_seconds=3,
+        expiration=now + timedelta(seconds=3),
+    )
+    ship._learn_from_cooldown(scaled)
+    assert -1.0 <= ship.server_clock.offset() <= 0.0  # not 20 minutes behind
+    assert ship.local(scaled.expiration) <= bench.clock.monotonic() + 4

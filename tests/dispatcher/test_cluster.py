@@ -2,9 +2,10 @@
 exclusivity, hand-over on stop, take-over after a partition, and assignment changes.
 
 Each node is started through `flotilla.kit.open_service`, as in production, several in one
-process. The API side is the FAKE of `conftest.FakeGame` (the gateway is not runnable through
-the kit on this branch): it records every call with the node that sent it, the fencing token
-and the time, which is what the exclusivity checks read.
+process. The API side is the FAKE of `conftest.FakeGame`, so the many-node cases run in
+seconds on one event loop: it records every call with the node that sent it, the fencing token
+and the time, which is what the exclusivity checks read. `test_ownership.py` runs the same
+properties with real processes, the gateway and the simulator.
 """
 
 from __future__ import annotations
@@ -119,6 +120,20 @@ async def _nodes(
 
             await eventually(started, what="node started")
         yield running
+
+
+def lease_changes(node: RunningService[Any, Any], change: str) -> float:
+    """How many lease changes of kind `change` the node's metrics counted."""
+    registry = node.ctx.registry.registry
+    value = registry.get_sample_value("flotilla_dispatcher_leases_total", {"change": change})
+    return float(value or 0.0)
+
+
+def gauge(node: RunningService[Any, Any], name: str) -> float:
+    """A gauge of the node's metrics, as a scrape would read it."""
+    node.ctx.registry.exposition()  # runs the refreshers, as a scrape does
+    value = node.ctx.registry.registry.get_sample_value(f"flotilla_dispatcher_{name}")
+    return float(value or 0.0)
 
 
 def turns(game: Any, ship: str) -> list[tuple[str, int, float, float]]:
@@ -258,6 +273,11 @@ async def test_a_partitioned_node_stops_before_its_leases_lapse_and_is_taken_ove
         )
         sequences = check_no_overlap(game, ships)
         assert all(sequences[s][-2:] == ["U", "V"] for s in u_share)
+        # The metrics tell the same story: U lost each of its leases once, V acquired them all.
+        assert lease_changes(u, "lost") == len(u_share)
+        assert lease_changes(u, "released") == 0
+        assert lease_changes(v, "acquired") == len(ships)
+        assert gauge(v, "ships_owned") == len(ships)
 
 
 async def test_assignments_change_what_a_ship_does(

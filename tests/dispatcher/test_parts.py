@@ -13,10 +13,13 @@ from dispatcher.rendezvous import owner
 from dispatcher.settings import DispatcherSettings, node_name
 from dispatcher.ship import ShipModel
 from dispatcher.timing import ManualTimers, ServerClock
+from flotilla import names
 from flotilla.client import models
 from flotilla.clock import ManualClock
 from flotilla.kit import LocalStack
 from flotilla.settings import SettingsError, load_settings
+from flotilla.v1 import events_pb2
+from persister.contract import decode_event
 
 
 def test_a_statefulset_pod_name_gives_its_ordinal() -> None:
@@ -73,6 +76,25 @@ def _nav(status: str, waypoint: str, arrival: datetime) -> models.ShipNav:
             },
         }
     )
+
+
+def test_every_ship_event_and_snapshot_meets_the_persisters_contract() -> None:
+    """The persister's contract is the oracle: a behaviour change is no part of `changed` (it
+    rides on every event), so a ship whose behaviour changed is not dead-lettered."""
+    clock = ManualClock()
+    ship = ShipModel(symbol="S-1", agent="A")
+    ship.apply_nav(_nav("IN_ORBIT", "X1-T1-A", clock.now()))
+    ship.set_behaviour("mine")
+    first = ship.take_changes(clock.time(), clock.now())
+    assert first is not None and list(first.changed) == ["nav"] and first.behaviour == "mine"
+    ship.set_behaviour("sell")
+    only_behaviour = ship.take_changes(clock.time(), clock.now())
+    assert only_behaviour is not None and list(only_behaviour.changed) == []
+    assert only_behaviour.behaviour == "sell" and only_behaviour.version > first.version
+    for event in (first, only_behaviour, ship.snapshot(clock.now())):
+        decoded = decode_event(names.SHIP_STATE_SUBJECT, event.SerializeToString())
+        assert isinstance(decoded.message, events_pb2.ShipState)
+        assert decoded.message.behaviour == event.behaviour
 
 
 def test_the_ship_model_publishes_only_what_changed_with_growing_versions() -> None:
@@ -139,6 +161,9 @@ def test_the_local_run_starts_nodes_u_and_v(tmp_path: Path) -> None:
     specs = local_nodes(stack)
     assert [s.args for s in specs] == [["dispatcher", "--node", "U"], ["dispatcher", "--node", "V"]]
     assert len({s.name for s in specs}) == 2
+    assert all("FLOTILLA_DISPATCHER_AGENT" not in s.env for s in specs)
+    stack.endpoints["agent"] = "FLOT-ABC123"  # the symbol the gateway registers
+    assert {s.env["FLOTILLA_DISPATCHER_AGENT"] for s in local_nodes(stack)} == {"FLOT-ABC123"}
 
 
 def test_an_arrival_in_the_past_means_arrived() -> None:
@@ -149,3 +174,29 @@ def test_an_arrival_in_the_past_means_arrived() -> None:
     clock.advance(31)
     ship.arrived(clock.now())
     assert ship.status == "IN_ORBIT"
+
+
+def test_settling_the_heap_collects_then_freezes_what_is_alive() -> None:
+    import gc
+    import weakref
+
+    from dispatcher.heap import settle_heap
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the collector frees it
+
+    kept = Node()
+    garbage = Node()
+    gone = weakref.ref(garbage)
+    del garbage
+    try:
+        frozen = settle_heap()
+        assert gone() is None  # collected first
+        assert frozen == gc.get_freeze_count() > 0
+        # What is alive sits in the permanent generation: later collections do not walk it.
+        assert not any(o is kept for o in gc.get_objects())
+        gc.collect()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

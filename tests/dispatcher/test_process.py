@@ -2,9 +2,10 @@
 SIGTERM (every lease released, exit 0) and SIGKILL (its ships taken over by another node once
 their leases lapse, with no manual reset).
 
-The process has no gateway to talk to (none runs through the kit on this branch), so its ships'
-calls fail and are retried; leases, membership and probes do not depend on them. The node that
-takes over runs in this process on the FAKE API of `conftest.FakeGame`.
+No gateway runs here (these checks are about leases, membership and probes, which do not depend
+on one), so the process's ship calls fail and are retried. The node that takes over runs in this
+process on the FAKE API of `conftest.FakeGame`, which records who sent what; the same hand-over
+with real processes, the gateway and the simulator is in `test_ownership.py`.
 """
 
 from __future__ import annotations

@@ -10,11 +10,12 @@ from typing import Any
 from dispatcher.assignments import Assignment
 from dispatcher.leases import Lease
 from dispatcher.metrics import DispatcherMetrics
-from dispatcher.runner import FleetServices, ShipRunner
+from dispatcher.runner import LOADS_AT_ONCE, FleetServices, ShipRunner
 from dispatcher.timing import ServerClock
 from flotilla.backoff import Backoff
 from flotilla.metrics import MetricsRegistry
 from flotilla.v1.api_pb2 import ApiResult, CallOutcome, ShipFence
+from flotilla.v1.events_pb2 import ShipState
 
 ASTEROID = "X1-T1-AST"
 
@@ -212,3 +213,37 @@ async def test_a_fenced_call_stops_the_ship_at_once(bench: Any) -> None:
         if s.labels.get("change") == "fenced" and s.name.endswith("_total")
     ]
     assert fenced == [1.0]
+
+
+async def test_a_node_taking_many_ships_loads_them_a_few_at_a_time(bench: Any) -> None:
+    in_flight: list[str] = []
+    most = 0
+    release = asyncio.Event()
+
+    async def slow_snapshot(symbol: str) -> ShipState:
+        nonlocal most
+        in_flight.append(symbol)
+        most = max(most, len(in_flight))
+        await release.wait()
+        in_flight.remove(symbol)
+        return ShipState(ship_symbol=symbol, agent="FAKE", role="LOADED")
+
+    services = _services(bench, _metrics())
+    services.load_snapshot = slow_snapshot
+    runners = [ShipRunner(_lease(f"S-{i}"), None, services) for i in range(3 * LOADS_AT_ONCE)]
+    for runner in runners:
+        runner.start()
+    await _settle()
+    assert most == LOADS_AT_ONCE == len(in_flight)
+    assert not any(r.loaded for r in runners)
+    release.set()
+    for _ in range(20):
+        await _settle()
+        if all(r.control.ship.role == "LOADED" for r in runners) and not in_flight:
+            break
+    assert not in_flight and most == LOADS_AT_ONCE
+    assert all(r.control.ship.role == "LOADED" and r.loaded for r in runners)  # all loaded
+    assert all(not r.task.done() for r in runners)  # type: ignore[union-attr]
+    for runner in runners:
+        runner.request_stop()
+    await _settle()

@@ -216,7 +216,7 @@ async def test_extracting_with_a_survey_sends_the_whole_survey_back() -> None:
         "signature": "X1-A-B1-1A2B",
         "symbol": "X1-A-B1",
         "deposits": [{"symbol": "IRON_ORE"}, {"symbol": "COPPER_ORE"}],
-        "expiration": "2025-01-01T01:00:00Z",
+        "expiration": "2025-01-01T01:00:00.000Z",  # as issued, to the character
         "size": "MODERATE",
     }
 
@@ -347,3 +347,21 @@ async def test_an_unreadable_success_is_unknown_for_a_write_and_a_failure_for_a_
         await api.sell("S-1", "IRON_ORE", 1)
     with pytest.raises(CallFailed, match="not JSON"):
         await api.get_agent()
+
+
+@pytest.mark.parametrize(
+    "issued", ["2026-01-01T12:00:00.000Z", "2026-01-01T12:00:00.120Z", "2026-12-31T23:59:59.999Z"]
+)
+def test_a_survey_goes_back_exactly_as_the_api_issued_it(issued: str) -> None:
+    """The API refuses (4220) a survey whose fields differ from what it issued, to the
+    character; a datetime's own JSON form (`…:00Z`, `…:00.120000Z`) would differ."""
+    raw = {
+        "signature": "X1-A-B1-5E2A1",
+        "symbol": "X1-A-B1",
+        "deposits": [{"symbol": "IRON_ORE"}],
+        "expiration": issued,
+        "size": "SMALL",
+    }
+    survey = Survey.model_validate(raw)
+    assert survey.to_api() == raw
+    assert survey.expiration == datetime.fromisoformat(issued)

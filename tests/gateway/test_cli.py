@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -190,6 +191,10 @@ def test_flotilla_up_points_the_gateway_at_the_simulator_it_started(tmp_path: Pa
     [spec] = SERVICE.local(stack)
     assert spec.name == "gateway" and spec.args == ["gateway"]
     assert spec.env["FLOTILLA_SPACETRADERS_BASE_URL"] == "http://127.0.0.1:4321/v2"
+    # It registers under a symbol chosen here, provided to the services after it.
+    symbol = spec.env["FLOTILLA_GATEWAY_REGISTER_SYMBOL"]
+    assert re.fullmatch(r"FLOT-[0-9A-F]{6}", symbol)
+    assert spec.provides == {"agent": symbol}
 
 
 def test_flotilla_up_with_a_token_plays_the_real_game(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ TABLES = {
     "request_log": "event_id",
     "credit_minutes": "minute, agent, ship_symbol, behaviour, kind",
     "request_minutes": "minute, agent, priority",
+    "surveys": "signature",
 }
 
 
@@ -246,10 +247,14 @@ class EventFactory:
         outcome: int = api_pb2.CALL_OUTCOME_COMPLETED,
         agent: str = "AGENT",
         call_id: str = "",
+        node: str = "",
+        fence_token: int = 0,
     ) -> Outgoing:
         m = events_pb2.RequestLog(
             event_id=self.event_id(),
             call_id=call_id,
+            node=node,
+            fence_token=fence_token,
             agent=agent,
             ship_symbol="AGENT-1",
             endpoint="/my/ships/{shipSymbol}/extract",
@@ -263,6 +268,56 @@ class EventFactory:
         )
         _stamp(m.timestamp, at)
         return Outgoing(names.REQUEST_LOG_SUBJECT, m.SerializeToString(), m.event_id)
+
+    def survey(
+        self,
+        signature: str,
+        waypoint: str = "X1-AA-W0",
+        *,
+        at: datetime = T0,
+        deposits: Sequence[str] = ("IRON_ORE", "COPPER_ORE"),
+        size: str = "SMALL",
+        ship: str = "AGENT-1",
+    ) -> Outgoing:
+        m = events_pb2.SurveyObservation(
+            event_id=self.event_id(),
+            agent="AGENT",
+            ship_symbol=ship,
+            waypoint_symbol=waypoint,
+            signature=signature,
+            size=size,
+        )
+        for symbol in deposits:
+            m.deposits.add(symbol=symbol)
+        _stamp(m.expiration, at + timedelta(minutes=30))
+        _stamp(m.observed_at, at)
+        return Outgoing(names.SURVEY_SUBJECT, m.SerializeToString(), m.event_id)
+
+    def waypoint(
+        self,
+        symbol: str,
+        *,
+        at: datetime = T0,
+        type: str = "ASTEROID",
+        xy: tuple[int, int] = (3, 4),
+        traits: Sequence[str] = ("COMMON_METAL_DEPOSITS",),
+        orbits: str = "",
+        charted: bool = True,
+    ) -> Outgoing:
+        m = events_pb2.WaypointObservation(
+            event_id=self.event_id(),
+            waypoint_symbol=symbol,
+            system_symbol=symbol.rpartition("-")[0],
+            type=type,
+            x=xy[0],
+            y=xy[1],
+            traits=list(traits),
+            orbits=orbits,
+            charted=charted,
+            observed_by="AGENT-1",
+        )
+        _stamp(m.observed_at, at)
+        return Outgoing(names.WAYPOINT_SUBJECT, m.SerializeToString(), m.event_id)
 
     def mixed(self, count: int, *, ships: int = 12) -> list[Outgoing]:
         """A realistic mix of every event type, with many versions per ship and repeated
@@ -335,6 +390,15 @@ class EventFactory:
                 out.append(self.extraction(f"AGENT-{rng.randrange(ships) + 1}", 5, at=at))
             else:
                 out.append(self.agent(rng.randrange(10**6), at=at))
+        # The world view: each waypoint observed a few times (traits change, it gets charted;
+        # type and coordinates are the ones the routes give), and surveys, some seen twice.
+        for i in range(max(1, count // 50)):
+            at = T0 + timedelta(seconds=11 * i)
+            traits = rng.sample(["MARKETPLACE", "SHIPYARD", "COMMON_METAL_DEPOSITS"], 2)
+            charted = rng.random() < 0.5
+            out.append(self.waypoint(rng.choice(waypoints), at=at, traits=traits, charted=charted))
+            signature = f"X1-AA-W0-SIG{rng.randrange(count // 100 + 1)}"
+            out.append(self.survey(signature, at=T0))
         return out
 
 

@@ -179,3 +179,17 @@ async def test_the_callers_call_id_is_written_beside_the_event_uuid(
     assert sorted(rows) == sorted(
         [(named.event_id, "dispatcher U: extract #17"), (unnamed.event_id, None)]
     )
+
+
+async def test_the_sending_node_and_fence_token_are_written_null_when_absent(
+    migrated_url: str, events: Any
+) -> None:
+    fenced = events.request(node="U", fence_token=2**40, outcome=api_pb2.CALL_OUTCOME_FENCED)
+    plain = events.request(at=T0 + timedelta(seconds=1))
+    await _write(migrated_url, [fenced, plain])
+    rows = await _all(
+        migrated_url, "SELECT event_id::text, node, fence_token, outcome FROM request_log"
+    )
+    assert sorted(rows) == sorted(
+        [(fenced.event_id, "U", 2**40, "fenced"), (plain.event_id, None, None, "completed")]
+    )

@@ -115,6 +115,9 @@ class Mine(Behaviour):
             try:
                 extracted = await ship.extract()
             except CargoFull:
+                # The hold is fuller than memory says (another client changed it, or a stale
+                # snapshot): one look at it, so that the sale knows what to sell.
+                await ship.cargo()
                 self.state = "unload"
                 return ship.monotonic()
         self.yields = [*self.yields[-(self._HISTORY - 1) :], extracted.units]

@@ -107,8 +107,8 @@ class CargoSale:
             return ship.monotonic()
         await ship.dock()
         for symbol in list(goods):
-            self._tried.add((target, symbol))
             if not ship.world.trades(target, symbol) and ship.world.markets.get(target):
+                self._tried.add((target, symbol))
                 continue
             while ship.ship.units_of(symbol) > 0:
                 units = min(ship.ship.units_of(symbol), self._lot(ship, symbol))
@@ -121,6 +121,9 @@ class CargoSale:
                     ship.world.markets.pop(target, None)
                     break
                 self.sold_value += transaction.total_price
+            # Tried only once the sale is over: a call that failed on the way (the ship was not
+            # docked after all) is retried here, not counted as the market refusing the good.
+            self._tried.add((target, symbol))
         low = ship.ship.fuel_capacity and ship.ship.fuel * 2 < ship.ship.fuel_capacity
         if low and ship.world.trades(target, "FUEL"):
             await ship.refuel()

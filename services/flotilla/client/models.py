@@ -4,10 +4,10 @@ without are optional, so a newer server does not break an older client."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -362,6 +362,13 @@ class Survey(ApiModel):
     deposits: list[SurveyDeposit]
     expiration: datetime
     size: str  # SMALL, MODERATE, LARGE
+
+    @field_serializer("expiration", when_used="json")
+    def _api_time(self, expiration: datetime) -> str:
+        """The expiration as the API writes it (`2025-01-01T12:00:00.000Z`, milliseconds, UTC):
+        a survey must go back exactly as it was issued, or extracting with it answers 4220."""
+        moment = expiration.astimezone(UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class SurveyResult(ApiModel):

@@ -34,6 +34,11 @@ the clock here, so that tests and replays are exact):
   have not arrived.
 - **Per-ship and per-behaviour CPH**: the same credit sums grouped by the ship and by the
   behaviour that the transaction events name (`""` when an event named none).
+- **Contracts completed**: calls to the fulfil endpoint that the API answered with success.
+- **Uptime**: the minute buckets of the window in which the fleet made at least one call (the
+  operator's "uptime" of a week). The operator's report (`operator_report`) also gives CPH per
+  hour of uptime, which is what the operator's weekly table calls CPH.
+- **Fleet size**: the ships known now (the `ships` table keeps only the newest state).
 """
 
 from __future__ import annotations
@@ -44,11 +49,12 @@ from typing import Any, Final
 
 from psycopg import AsyncConnection
 
-from flotilla.semconv import transaction_kind_name
-from flotilla.v1 import events_pb2
+from flotilla.semconv import outcome_name, transaction_kind_name
+from flotilla.v1 import api_pb2, events_pb2
 
 __all__ = [
     "ALL_CLASSES",
+    "CONTRACT_FULFIL_ENDPOINT",
     "EXPENSE_KINDS",
     "INCOME_KINDS",
     "REQUESTS_PER_MINUTE_LIMIT",
@@ -58,15 +64,20 @@ __all__ = [
     "Earnings",
     "FleetStats",
     "MinuteStats",
+    "OperatorReport",
     "RequestTiming",
     "Window",
     "active_ships",
+    "contracts_completed",
     "credits",
     "earnings_by_behaviour",
     "earnings_by_ship",
     "fleet_stats",
     "minute_series",
+    "operator_report",
     "request_timing",
+    "ship_earnings",
+    "uptime",
 ]
 
 INCOME_KINDS: Final = tuple(
@@ -85,6 +96,9 @@ EXPENSE_KINDS: Final = tuple(
 REQUESTS_PER_MINUTE_LIMIT: Final = 150
 # The key of the totals over every priority class in `FleetStats.timing`.
 ALL_CLASSES: Final = "all"
+# The path template of the call that completes a contract, as the request log records it.
+CONTRACT_FULFIL_ENDPOINT: Final = "/my/contracts/{contractId}/fulfill"
+_COMPLETED: Final = outcome_name(api_pb2.CALL_OUTCOME_COMPLETED)
 
 Connection = AsyncConnection[Any]
 
@@ -398,6 +412,20 @@ async def earnings_by_ship(
     return await _earnings_by(conn, "ship_symbol", now, window, agent)
 
 
+async def ship_earnings(
+    conn: Connection, symbol: str, *, now: datetime, window: timedelta
+) -> Earnings:
+    """Credits and CPH of one ship in the window (zeros when it moved none)."""
+    span = Window.ending(now, window)
+    cur = await conn.execute(
+        f"SELECT {_CREDIT_SUMS} FROM credit_minutes WHERE {_IN_WINDOW} AND ship_symbol = %(ship)s",
+        {**_params(span, None), "ship": symbol},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return Earnings(gross=int(row[0]), spent=int(row[1]), hours=span.hours, key=symbol)
+
+
 async def earnings_by_behaviour(
     conn: Connection, *, now: datetime, window: timedelta, agent: str | None = None
 ) -> list[Earnings]:
@@ -433,3 +461,103 @@ async def minute_series(
         series.append(MinuteStats(minute, gross, spent, requests, ok))
         minute += timedelta(minutes=1)
     return series
+
+
+async def contracts_completed(
+    conn: Connection, *, now: datetime, window: timedelta, agent: str | None = None
+) -> int:
+    """Contracts fulfilled in the window: fulfil calls the API answered with success."""
+    span = Window.ending(now, window)
+    cur = await conn.execute(
+        "SELECT count(*) FROM request_log"
+        " WHERE timestamp >= %(start)s AND timestamp < %(end)s"
+        " AND (%(agent)s::text IS NULL OR agent = %(agent)s)"
+        " AND endpoint = %(endpoint)s AND outcome = %(outcome)s"
+        " AND status >= 200 AND status < 300",
+        {
+            "start": span.start,
+            "end": span.end,
+            "agent": agent,
+            "endpoint": CONTRACT_FULFIL_ENDPOINT,
+            "outcome": _COMPLETED,
+        },
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def uptime(
+    conn: Connection, *, now: datetime, window: timedelta, agent: str | None = None
+) -> timedelta:
+    """The minutes of the window in which the fleet made at least one call."""
+    span = Window.ending(now, window)
+    cur = await conn.execute(
+        f"SELECT count(DISTINCT minute) FROM request_minutes WHERE {_IN_WINDOW} AND calls > 0",
+        _params(span, agent),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return timedelta(minutes=int(row[0]))
+
+
+@dataclass(frozen=True)
+class OperatorReport:
+    """The operator's weekly table for one window: the fleet's figures, contracts, uptime, and
+    every ship and behaviour with its credits (highest net CPH first)."""
+
+    stats: FleetStats
+    contracts_completed: int
+    uptime: timedelta
+    ships: list[Earnings]
+    behaviours: list[Earnings]
+
+    @property
+    def fleet_size(self) -> int:
+        """Ships known now."""
+        return self.stats.active_ships.total
+
+    @property
+    def credits_earned(self) -> int:
+        """Gross credits in the window."""
+        return self.stats.credits.gross
+
+    @property
+    def uptime_hours(self) -> float:
+        """Uptime in hours."""
+        return self.uptime.total_seconds() / 3600
+
+    @property
+    def cph_uptime_gross(self) -> float | None:
+        """Gross credits per hour of uptime (the weekly table's CPH); None without uptime."""
+        return self.stats.credits.gross / self.uptime_hours if self.uptime else None
+
+    @property
+    def cph_uptime_net(self) -> float | None:
+        """Net credits per hour of uptime; None without uptime."""
+        return self.stats.credits.net / self.uptime_hours if self.uptime else None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing recorded: no ship, no call and no credits in the window."""
+        return (
+            self.fleet_size == 0
+            and self.stats.timing[ALL_CLASSES].calls == 0
+            and self.stats.credits.gross == 0
+            and self.stats.credits.spent == 0
+        )
+
+
+async def operator_report(
+    conn: Connection, *, now: datetime, window: timedelta, agent: str | None = None
+) -> OperatorReport:
+    """Everything `flotilla stats` prints, for the window ending at `now`."""
+    return OperatorReport(
+        stats=await fleet_stats(conn, now=now, window=window, agent=agent),
+        contracts_completed=await contracts_completed(conn, now=now, window=window, agent=agent),
+        uptime=await uptime(conn, now=now, window=window, agent=agent),
+        ships=[
+            e for e in await earnings_by_ship(conn, now=now, window=window, agent=agent) if e.key
+        ],
+        behaviours=await earnings_by_behaviour(conn, now=now, window=window, agent=agent),
+    )

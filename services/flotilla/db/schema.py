@@ -31,16 +31,19 @@ __all__ = [
     "TABLES",
     "TABLE_NAMES",
     "Agent",
+    "ConductorDecision",
     "CreditMinute",
     "ExtractionRecord",
     "FleetPlanRecord",
     "FleetRoleRecord",
     "Market",
     "MarketTradeGood",
+    "PlanDocument",
     "RequestMinute",
     "RequestRecord",
     "Ship",
     "ShipAssignmentRecord",
+    "ShipOverride",
     "Shipyard",
     "ShipyardShip",
     "Survey",
@@ -85,7 +88,9 @@ class System(SQLModel, table=True):
 
 
 class Waypoint(SQLModel, table=True):
-    """A waypoint some event mentioned; type and coordinates come from ship routes."""
+    """A waypoint some event mentioned; type and coordinates come from ship routes and waypoint
+    observations, traits, the body it orbits and whether it is charted from the newest
+    observation (`observed_at`; all None while only routes and markets mentioned it)."""
 
     __tablename__ = "waypoints"
 
@@ -96,6 +101,10 @@ class Waypoint(SQLModel, table=True):
     y: int | None = None
     has_market: bool = False
     has_shipyard: bool = False
+    traits: list[str] | None = Field(default=None, sa_type=TEXT_ARRAY)
+    orbits: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    charted: bool | None = None
+    observed_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
 
 
 class Ship(SQLModel, table=True):
@@ -207,13 +216,15 @@ class ShipyardShip(SQLModel, table=True):
 
 
 class Survey(SQLModel, table=True):
-    """A survey of a waypoint's deposits, usable until it expires."""
+    """A survey of a waypoint's deposits, usable until it expires; who made it, when known."""
 
     __tablename__ = "surveys"
 
-    signature: str = Field(primary_key=True)
-    waypoint_symbol: str = Field(index=True)
-    size: str
+    signature: str = Field(primary_key=True, max_length=SYMBOL_LENGTH)
+    waypoint_symbol: str = Field(index=True, max_length=SYMBOL_LENGTH)
+    size: str = Field(max_length=SYMBOL_LENGTH)
+    agent: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    ship_symbol: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
     deposits: list[str] = Field(sa_type=TEXT_ARRAY)
     expiration: datetime = Field(sa_type=TIMESTAMP)
     observed_at: datetime = Field(sa_type=TIMESTAMP)
@@ -287,6 +298,10 @@ class RequestRecord(SQLModel, table=True):
     outcome: str = Field(max_length=SYMBOL_LENGTH)
     # The caller's own id of the call (any text it chose); the event's UUID is `event_id`.
     call_id: str | None = None
+    # The dispatcher node that sent the call, and the lease revision it was sent under (its
+    # fencing token); NULL for calls of other callers, and for calls without a fence.
+    node: str | None = Field(default=None, max_length=SYMBOL_LENGTH)
+    fence_token: int | None = Field(default=None, sa_type=BigInteger)
 
 
 # --- per-minute rollups, maintained by the writer ---------------------------------------------
@@ -380,6 +395,52 @@ class ShipAssignmentRecord(SQLModel, table=True):
     assigned_at: datetime = Field(sa_type=TIMESTAMP)
 
 
+# --- the conductor's own records ---------------------------------------------------------------
+
+
+class PlanDocument(SQLModel, table=True):
+    """One revision of the fleet plan as written (YAML/JSON data), with who wrote it; revision N
+    is also `fleet_plans` version N (whose columns cannot hold an `auto` role's choices)."""
+
+    __tablename__ = "conductor_plans"
+
+    revision: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    document: dict[str, Any] = Field(sa_type=JSONB)
+    created_at: datetime = Field(sa_type=TIMESTAMP)
+    author: str
+
+
+class ShipOverride(SQLModel, table=True):
+    """An operator's manual assignment of one ship, held until it expires or is removed."""
+
+    __tablename__ = "conductor_overrides"
+
+    ship_symbol: str = Field(primary_key=True)
+    behaviour: str
+    params: dict[str, str] = Field(sa_type=JSONB)
+    waypoint_symbol: str
+    reason: str
+    set_at: datetime = Field(sa_type=TIMESTAMP)
+    expires_at: datetime | None = Field(default=None, sa_type=TIMESTAMP)
+
+
+class ConductorDecision(SQLModel, table=True):
+    """One decision of the conductor with its reason and figures: a purchase, an `auto`
+    choice, a park or unpark, a pause."""
+
+    __tablename__ = "conductor_decisions"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    at: datetime = Field(sa_type=TIMESTAMP, index=True)
+    kind: str
+    ship_symbol: str | None = None
+    role: str | None = None
+    reason: str
+    figures: dict[str, Any] = Field(sa_type=JSONB)
+
+
 TABLES = (
     Agent,
     System,
@@ -398,6 +459,9 @@ TABLES = (
     FleetPlanRecord,
     FleetRoleRecord,
     ShipAssignmentRecord,
+    PlanDocument,
+    ShipOverride,
+    ConductorDecision,
 )
 # The names Flotilla's migrations own. SQLModel keeps every package's tables in one shared
 # metadata; Alembic compares only these.

@@ -22,9 +22,11 @@ from persister.writes.places import (
 from persister.writes.records import (
     EXTRACTIONS_SQL,
     REQUESTS_SQL,
+    SURVEYS_SQL,
     TRANSACTIONS_SQL,
     extraction_rows,
     request_rows,
+    survey_rows,
     transaction_rows,
 )
 from persister.writes.ships import SHIPS_SQL, ship_rows
@@ -91,6 +93,8 @@ class BatchWriter:
                 rows = make_rows(batch)
                 if rows:
                     await run(table, sql, rows)
+            if batch.surveys:
+                await run("surveys", SURVEYS_SQL, survey_rows(batch))
             if batch.transactions:
                 await run_with_rollup(
                     "transactions", "credit_minutes", TRANSACTIONS_SQL, transaction_rows(batch)

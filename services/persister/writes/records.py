@@ -1,6 +1,7 @@
 """The append-only tables (transactions, extractions, the request log), keyed by event UUID,
-and the per-minute rollups (`credit_minutes`, `request_minutes`) that are incremented in the
-same statement from the rows actually inserted, so a redelivered event counts nothing twice.
+surveys keyed by their signature (a survey never changes once made), and the per-minute rollups
+(`credit_minutes`, `request_minutes`) that are incremented in the same statement from the rows
+actually inserted, so a redelivered event counts nothing twice.
 
 Priority classes, call outcomes and transaction kinds are stored in their one spelling from
 `flotilla.semconv` (`cooldown_start`, `completed`, `sell`), which `flotilla.db.analytics` reads.
@@ -8,23 +9,51 @@ Priority classes, call outcomes and transaction kinds are stored in their one sp
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 from flotilla.semconv import OUTCOME_NAMES, PRIORITY_NAMES, TRANSACTION_KIND_NAMES
 from flotilla.timestamps import to_datetime
 from persister.coalesce import CoalescedBatch
-from persister.writes.sql import MINUTE, Column, Row, append_only
+from persister.writes.sql import (
+    MINUTE,
+    Column,
+    Row,
+    append_only,
+    insert_from_arrays,
+    text_array_from_json,
+)
 
 __all__ = [
     "EXTRACTIONS_SQL",
     "REQUESTS_SQL",
     "REQUEST_COLUMNS",
+    "SURVEYS_SQL",
     "TRANSACTIONS_SQL",
     "TRANSACTION_COLUMNS",
     "extraction_rows",
     "request_rows",
+    "survey_rows",
     "transaction_rows",
 ]
+
+SURVEYS_SQL: Final = (
+    insert_from_arrays(
+        "surveys",
+        [
+            Column("signature", "text"),
+            Column("waypoint_symbol", "text"),
+            Column("size", "text"),
+            text_array_from_json("deposits"),
+            Column("expiration", "timestamptz"),
+            Column("observed_at", "timestamptz"),
+            Column("agent", "text"),
+            Column("ship_symbol", "text"),
+        ],
+        "u.signature",
+    )
+    + "\nON CONFLICT (signature) DO NOTHING"
+)
 
 TRANSACTION_COLUMNS: Final = [
     Column("event_id", "uuid"),
@@ -84,6 +113,8 @@ REQUEST_COLUMNS: Final = [
     Column("timestamp", "timestamptz"),
     Column("outcome", "text"),
     Column("call_id", "text"),
+    Column("node", "text"),
+    Column("fence_token", "int8"),
 ]
 REQUESTS_SQL: Final = f"""
 WITH fresh AS (
@@ -175,6 +206,25 @@ def request_rows(batch: CoalescedBatch) -> list[Row]:
             to_datetime(r.timestamp),
             outcomes[r.outcome],
             r.call_id or None,
+            r.node or None,
+            r.fence_token or None,
         )
         for event_id, r in batch.requests.items()
+    ]
+
+
+def survey_rows(batch: CoalescedBatch) -> list[Row]:
+    """Every distinct survey of the batch (by signature)."""
+    return [
+        (
+            signature,
+            v.waypoint_symbol,
+            v.size,
+            json.dumps([d.symbol for d in v.deposits]),
+            to_datetime(v.expiration),
+            to_datetime(v.observed_at),
+            v.agent or None,
+            v.ship_symbol or None,
+        )
+        for signature, v in batch.surveys.items()
     ]

@@ -373,3 +373,105 @@ def test_downgrading_revision_0003_unbounds_symbols_and_drops_the_call_id(
         }
         _insert(conn, "transactions", [{**_transaction(2, "sell", 1), "agent": "S" * 65}])
     assert "call_id" not in columns and columns["agent"] is None
+
+
+# --- revision 0004: the sending node and the fencing token ------------------------------------
+
+
+def test_revision_0004_adds_the_node_and_fence_token_and_downgrades_without_them(
+    database_url: str,
+) -> None:
+    migrate.upgrade(database_url, "0003")
+    with psycopg.connect(database_url) as conn:
+        _insert(conn, "request_log", [_request(1, "fleet", "completed")])
+    migrate.upgrade(database_url)
+    with psycopg.connect(database_url) as conn:
+        _insert(
+            conn,
+            "request_log",
+            [{**_request(2, "fleet", "fenced"), "node": "U", "fence_token": 2**40}],
+        )
+    assert _rows(database_url, "SELECT node, fence_token FROM request_log ORDER BY event_id") == [
+        (None, None),
+        ("U", 2**40),
+    ]
+    migrate.downgrade(database_url, "0003")
+    assert _version(database_url) == "0003"
+    with psycopg.connect(database_url) as conn:
+        columns = {
+            row[0]
+            for row in conn.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'request_log'"
+            )
+        }
+    assert {"node", "fence_token"}.isdisjoint(columns) and "call_id" in columns
+    assert _rows(database_url, "SELECT count(*) FROM request_log") == [(2,)]
+
+
+# --- revision 0006: the world view's waypoint observations and surveys --------------------------
+
+
+def _survey(signature: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "signature": signature,
+        "waypoint_symbol": "X1-A-B1",
+        "size": "SMALL",
+        "deposits": ["IRON_ORE"],
+        "expiration": MINUTE + timedelta(hours=1),
+        "observed_at": MINUTE,
+        **fields,
+    }
+
+
+def test_revision_0006_adds_waypoint_facts_and_survey_makers_and_keeps_the_rows(
+    database_url: str,
+) -> None:
+    migrate.upgrade(database_url, "0005")
+    with psycopg.connect(database_url) as conn:
+        _insert(conn, "systems", [{"symbol": "X1-A", "sector_symbol": "X1"}])
+        _insert(
+            conn,
+            "waypoints",
+            [
+                {
+                    "symbol": "X1-A-B1",
+                    "system_symbol": "X1-A",
+                    "has_market": True,
+                    "has_shipyard": False,
+                }
+            ],
+        )
+        _insert(conn, "surveys", [_survey("SIG-1")])
+
+    migrate.upgrade(database_url)
+
+    assert _rows(
+        database_url, "SELECT has_market, traits, orbits, charted, observed_at FROM waypoints"
+    ) == [(True, None, None, None, None)]
+    assert _rows(database_url, "SELECT signature, agent, ship_symbol FROM surveys") == [
+        ("SIG-1", None, None)
+    ]
+    with psycopg.connect(database_url) as conn:
+        _insert(conn, "surveys", [_survey("SIG-2", agent="AGENT", ship_symbol="AGENT-1")])
+        with pytest.raises(psycopg.errors.StringDataRightTruncation):
+            _insert(conn, "surveys", [_survey("S" * 65)])
+
+
+def test_downgrading_revision_0006_drops_the_new_columns(database_url: str) -> None:
+    migrate.upgrade(database_url)
+    with psycopg.connect(database_url) as conn:
+        _insert(conn, "surveys", [_survey("SIG-1", agent="AGENT")])
+    migrate.downgrade(database_url, "0005")
+    assert _version(database_url) == "0005"
+    assert _rows(database_url, "SELECT signature FROM surveys") == [("SIG-1",)]
+    with psycopg.connect(database_url) as conn:
+        columns = {
+            (row[0], row[1])
+            for row in conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_name IN ('surveys', 'waypoints')"
+            )
+        }
+        _insert(conn, "surveys", [_survey("S" * 65)])
+    assert ("surveys", "agent") not in columns and ("waypoints", "traits") not in columns
