@@ -1,18 +1,25 @@
-"""Benchmark: the gateway against a typical bot's client, side by side, on the same workload.
+"""Benchmark: the gateway beside two baselines, in several network conditions, side by side.
 
-Two simulators run with the real rate limit (2 requests/s plus 30 per minute, per address and
-account: 150 a minute at most), each in its own process. One is played through the gateway
-(over NATS, with its priority scheduler and two-pool limiter); the other through a baseline
-that queues every call first-in-first-out behind `aiolimiter.AsyncLimiter(2, 1)`, as typical
-bots do. Both get the same mixed workload at the same time: calls arriving at random (Poisson)
-at about twice what the limit allows, for `--duration` seconds (default 180), every call with
-a deadline (a call still waiting when its deadline passes is dropped without a request).
+Every scenario runs at once, each contender against its own simulator process (the real rate
+limit: 2 requests/s plus 30 per minute, per address and account: 150 a minute at most):
 
-The table: requests per minute answered (against the 150 the limit allows), 429s, queue wait
-p50/p99 per priority class, and expired calls.
+* scenarios: one-way latency 20 ms, 100±30 ms and 300±90 ms (each way, drawn per request);
+  a start on spent pools (another client emptied the address's pools just before); the
+  gateway's wall clock stepped +1 s halfway; 2 % of requests faulted after the action ran
+  (500, 502, 504 or the connection dropped, half each way) — the last three at 100±30 ms.
+* contenders: the gateway (over NATS, priority scheduler, arrival-planned two-pool limiter);
+  a FIFO queue behind `aiolimiter.AsyncLimiter(2, 1)`; a priority queue behind a token bucket
+  of 2/s with a burst of 30. The baselines retry a 429 after its `retry-after`, nothing else.
 
-    python bench/gateway.py               # the full run: about 3.5 minutes
-    python bench/gateway.py --duration 20 # a quick smoke run
+All get the same workload at the same time: calls arriving at random (Poisson) at twice what
+the limit allows, every call with a deadline. Per scenario and contender: requests per minute
+answered (of 150), 429s, queue wait p50/p99 per class, and writes applied twice (write
+requests the simulator applied, from its own request counter, less the write calls the client
+sent; must be 0).
+
+    python bench/gateway.py            # the full run: about 6 minutes
+    python bench/gateway.py --quick    # 45 s, to check it works
+    python bench/gateway.py --minutes 10
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import heapq
 import json
 import logging
 import os
@@ -32,6 +40,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +53,7 @@ import nats  # noqa: E402
 from aiolimiter import AsyncLimiter  # noqa: E402
 
 from flotilla.client import CallRequest, GatewayTransport  # noqa: E402
+from flotilla.clock import SystemClock  # noqa: E402
 from flotilla.kit import open_service  # noqa: E402
 from flotilla.local_servers import NatsServer, free_port  # noqa: E402
 from flotilla.semconv import (  # noqa: E402
@@ -146,6 +156,9 @@ class Tally:
     expired: Counter[int] = field(default_factory=Counter)
     overloaded: Counter[int] = field(default_factory=Counter)
     answered: Counter[int] = field(default_factory=Counter)
+    writes_sent: int = 0  # write calls that reached the API (at least one attempt not a 429)
+    applied_writes: int = 0  # write requests the simulator applied (from its metrics)
+    start: float = 0.0  # when the workload started on this side
 
     def requests_per_minute(self, start: float, end: float) -> float:
         answered = [s for t, s in self.sends if start <= t < end and s not in (0, 429)]
@@ -176,44 +189,104 @@ class CountingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+# --- the scenarios ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A network condition: one-way latency (ms, ± a fraction), pools spent at the start, a
+    wall-clock step of the gateway halfway, faults after the action."""
+
+    name: str
+    one_way_ms: float
+    jitter: float = 0.3
+    spent: bool = False
+    clock_step: float = 0.0
+    faulted: float = 0.0
+
+    def simulator_args(self) -> list[str]:
+        args = [
+            f"--network-latency-in-ms={self.one_way_ms}",
+            f"--network-latency-in-jitter={self.jitter}",
+            f"--network-latency-out-ms={self.one_way_ms}",
+            f"--network-latency-out-jitter={self.jitter}",
+        ]
+        if self.faulted:
+            share = self.faulted / 4
+            for kind in ("error-500", "error-502", "error-504", "drop"):
+                args.append(f"--faults-after-{kind}-rate={share}")
+        return args
+
+
+SCENARIOS = (
+    Scenario("20 ms", 20.0, jitter=0.0),
+    Scenario("100±30 ms", 100.0),
+    Scenario("300±90 ms", 300.0),
+    Scenario("restart on spent pools", 100.0, spent=True),
+    Scenario("clock step +1 s", 100.0, clock_step=1.0),
+    Scenario("2 % faulted after the action", 100.0, faulted=0.02),
+)
+CONTENDERS = ("gateway", "FIFO + aiolimiter(2, 1)", "priority + bucket 2/s, 30")
+WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
+
+
 # --- the servers -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Simulator:
+    """A simulator process: its API and its metrics."""
+
+    url: str
+    metrics_url: str
+
+    def applied_writes(self) -> int:
+        """Write requests the simulator applied: every write it answered but with 429 (the
+        after-the-action faults ran the action), registration left out."""
+        text = httpx.get(self.metrics_url, timeout=10).text
+        total = 0
+        for line in text.splitlines():
+            if not line.startswith("flotilla_simulator_requests_total{"):
+                continue
+            labels, value = line.rsplit(" ", 1)
+            if any(f'method="{m}"' in labels for m in WRITE_METHODS) and (
+                'status="429"' not in labels and "register" not in labels
+            ):
+                total += int(float(value))
+        return total
+
+    async def spend_pools(self) -> None:
+        """Empty the address's pools, as another client would (requests without a token,
+        all at once: one after the other, the static pool would refill meanwhile)."""
+        limits = httpx.Limits(max_connections=60)
+        async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+            answers = await asyncio.gather(*(client.get(f"{self.url}/my/agent") for _ in range(60)))
+        if 429 not in [a.status_code for a in answers]:
+            raise RuntimeError("spending the pools got no 429")
+
+
 @contextlib.contextmanager
-def simulator_process(work: Path, name: str, seed: int) -> Iterator[str]:
-    """A simulator with the real rate limit in its own process; yields its …/v2 URL."""
-    port = free_port()
+def simulator_process(seed: int, args: list[str]) -> Iterator[Simulator]:
+    """A simulator with the real rate limit in its own process."""
+    port, probes = free_port(), free_port()
     env = {**os.environ, "FLOTILLA_LOG_LEVEL": "WARNING", "FLOTILLA_LOG_FORMAT": "text"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simulator",
-            "--port",
-            str(port),
-            "--seed",
-            str(seed),
-            "--probes-port",
-            "off",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "simulator", "--port", str(port), "--seed", str(seed)]
+    command += ["--probes-host", "127.0.0.1", "--probes-port", str(probes), *args]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         url = f"http://127.0.0.1:{port}/v2"
         health = url.removesuffix("/v2") + "/health"
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"simulator {name} exited at start")
+                raise RuntimeError("a simulator exited at start")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(health, timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"simulator {name} does not answer")
+                raise RuntimeError("a simulator does not answer")
             time.sleep(0.05)
-        yield url
+        yield Simulator(url, f"http://127.0.0.1:{probes}/metrics")
     finally:
         proc.terminate()
         try:
@@ -226,24 +299,44 @@ def simulator_process(work: Path, name: str, seed: int) -> Iterator[str]:
 # --- the gateway side --------------------------------------------------------------------------
 
 
+class SteppedClock(SystemClock):
+    """The machine's clocks, the wall clock stepped by `step` seconds once it is set."""
+
+    def __init__(self) -> None:
+        self.step = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.step
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.step)
+
+
+def _sent_write(arrival: Arrival, sent: bool) -> int:
+    return int(sent and arrival.method in WRITE_METHODS)
+
+
 @contextlib.asynccontextmanager
-async def gateway_side(nats_url: str, base_url: str, tally: Tally) -> AsyncIterator[Any]:
+async def gateway_side(
+    nats_url: str, base_url: str, tally: Tally, clock: SteppedClock, name: str
+) -> AsyncIterator[Any]:
     """The gateway service as deployed (defaults: the real limits), started by the service kit
     on NATS in front of the simulator, its requests counted on the way out; yields a function
     that plays one arrival."""
     settings = GatewaySettings(
         nats_url=nats_url,
         spacetraders={"base_url": base_url},  # type: ignore[arg-type]
-        registration={"symbol": "BENCH-GW"},  # type: ignore[arg-type]
+        registration={"symbol": name},  # type: ignore[arg-type]
         probes={"port": "off"},  # type: ignore[arg-type]
     )
 
     def counting(limits: httpx.Limits, local_address: str | None) -> httpx.AsyncBaseTransport:
         return CountingTransport(default_transport(limits, local_address), tally)
 
-    async with open_service(SERVICE, settings, seams={SEAM_TRANSPORT_FACTORY: counting}) as running:
+    seams = {SEAM_TRANSPORT_FACTORY: counting}
+    async with open_service(SERVICE, settings, seams=seams, clock=clock) as running:
         # It serves calls once its agent is registered.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while "service" not in running.exposed:
             if running.task.done():
                 running.task.result()
@@ -253,7 +346,7 @@ async def gateway_side(nats_url: str, base_url: str, tally: Tally) -> AsyncItera
             await asyncio.sleep(0.02)
         nc = await nats.connect(nats_url)
         try:
-            transport = GatewayTransport(nc)
+            transport = GatewayTransport(nc, agent=name)
             symbols = await _symbols_via_gateway(transport)
 
             async def play(arrival: Arrival) -> None:
@@ -270,11 +363,15 @@ async def gateway_side(nats_url: str, base_url: str, tally: Tally) -> AsyncItera
                 )
                 if result.outcome == CallOutcome.CALL_OUTCOME_EXPIRED:
                     tally.expired[arrival.priority] += 1
+                    sent = result.attempts > 0 and result.status not in (0, 429)
                 elif result.outcome == CallOutcome.CALL_OUTCOME_OVERLOADED:
                     tally.overloaded[arrival.priority] += 1
+                    sent = False
                 else:
                     tally.answered[arrival.priority] += 1
                     tally.waits[arrival.priority].append(result.queued_ms / 1000)
+                    sent = result.attempts > 0 and result.status != 429
+                tally.writes_sent += _sent_write(arrival, sent)
 
             yield play
         finally:
@@ -283,7 +380,7 @@ async def gateway_side(nats_url: str, base_url: str, tally: Tally) -> AsyncItera
 
 async def _symbols_via_gateway(transport: GatewayTransport) -> dict[str, str]:
     async def data(path: str) -> Any:
-        result = await transport.send(CallRequest("GET", path, deadline_seconds=60))
+        result = await transport.send(CallRequest("GET", path, deadline_seconds=120))
         return json.loads(result.json_body)["data"]
 
     return _symbols(await data("/my/agent"), await data("/my/ships"), await data("/my/contracts"))
@@ -303,29 +400,90 @@ def _symbols(agent: dict[str, Any], ships: list[Any], contracts: list[Any]) -> d
     }
 
 
-# --- the baseline side -------------------------------------------------------------------------
+# --- the baselines -----------------------------------------------------------------------------
+
+
+class TokenBucketQueue:
+    """A priority queue behind a token bucket (2 tokens a second, at most 30 saved): the most
+    urgent waiting call takes the next token."""
+
+    def __init__(self, rate: float = 2.0, burst: int = 30) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def acquire(self, priority: int) -> None:
+        """Wait for a token, served by priority then arrival."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._waiting, (priority, self._seq, future))
+        self._wake.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            now = time.monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+            self._stamp = now
+            while self._waiting and self._waiting[0][2].done():
+                heapq.heappop(self._waiting)
+            if not self._waiting:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if self._tokens >= 1:
+                self._tokens -= 1
+                heapq.heappop(self._waiting)[2].set_result(None)
+                continue
+            await asyncio.sleep((1 - self._tokens) / self._rate)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 @contextlib.asynccontextmanager
-async def baseline_side(base_url: str, tally: Tally) -> AsyncIterator[Any]:
-    """A typical bot's client: one FIFO queue behind `AsyncLimiter(2, 1)`; a 429 is retried
-    once after its `retry-after`."""
-    limiter = AsyncLimiter(2, 1)
+async def baseline_side(base_url: str, tally: Tally, kind: str, name: str) -> AsyncIterator[Any]:
+    """A typical bot's client: FIFO behind `AsyncLimiter(2, 1)` (`kind` "fifo"), or a priority
+    queue behind a 2/s token bucket with a burst of 30 ("bucket"); a 429 is retried after its
+    `retry-after`."""
+    fifo = AsyncLimiter(2, 1)
+    bucket = TokenBucketQueue()
+
+    async def permit(priority: int) -> None:
+        if kind == "fifo":
+            await fifo.acquire()
+        else:
+            await bucket.acquire(priority)
+
     client = httpx.AsyncClient(
         base_url=base_url.rstrip("/") + "/",
         timeout=20.0,
         transport=CountingTransport(httpx.AsyncHTTPTransport(), tally),
     )
     try:
-        async with limiter:
-            registered = await client.post(
-                "register", json={"symbol": "BENCH-BASE", "faction": "COSMIC"}
-            )
+        for _ in range(10):
+            await permit(0)
+            registered = await client.post("register", json={"symbol": name, "faction": "COSMIC"})
+            if registered.status_code != 429:
+                break
+            await asyncio.sleep(float(registered.headers.get("retry-after", "1")))
         client.headers["Authorization"] = f"Bearer {registered.json()['data']['token']}"
 
         async def data(path: str) -> Any:
-            async with limiter:
-                return (await client.get(path.lstrip("/"))).json()["data"]
+            while True:
+                await permit(0)
+                response = await client.get(path.lstrip("/"))
+                if response.status_code != 429:
+                    return response.json()["data"]
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
 
         symbols = _symbols(
             await data("/my/agent"), await data("/my/ships"), await data("/my/contracts")
@@ -335,38 +493,51 @@ async def baseline_side(base_url: str, tally: Tally) -> AsyncIterator[Any]:
             path, body = arrival.resolve(symbols)
             arrived = time.monotonic()
             deadline = arrived + DEADLINE_SECONDS[arrival.priority]
-            for attempt in range(2):
-                try:
-                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                        await limiter.acquire()
-                except TimeoutError:
-                    tally.expired[arrival.priority] += 1
-                    return
-                if attempt == 0:
-                    tally.waits[arrival.priority].append(time.monotonic() - arrived)
-                response = await client.request(arrival.method, path.lstrip("/"), json=body)
-                if response.status_code != 429:
-                    break
-                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
-            tally.answered[arrival.priority] += 1
+            sent = False
+            try:
+                for attempt in range(6):
+                    try:
+                        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                            await permit(arrival.priority)
+                    except TimeoutError:
+                        tally.expired[arrival.priority] += 1
+                        return
+                    if attempt == 0:
+                        tally.waits[arrival.priority].append(time.monotonic() - arrived)
+                    try:
+                        response = await client.request(arrival.method, path.lstrip("/"), json=body)
+                    except httpx.TransportError:
+                        sent = True
+                        break
+                    if response.status_code != 429:
+                        sent = True
+                        break
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                tally.answered[arrival.priority] += 1
+            finally:
+                tally.writes_sent += _sent_write(arrival, sent)
 
         yield play
     finally:
+        bucket.close()
         await client.aclose()
 
 
 # --- running and reporting ---------------------------------------------------------------------
 
 
-async def play_workload(play: Any, arrivals: list[Arrival], start: float, end: float) -> None:
-    """Launch every arrival at its time; at `end`, abandon the calls still waiting."""
+async def play_workload(
+    play: Any, arrivals: list[Arrival], start: float, end: float, drain: float
+) -> None:
+    """Launch every arrival at its time; after `end`, let the calls still going finish (their
+    deadlines end them) for up to `drain` seconds, so that every write sent is counted."""
     tasks: list[asyncio.Task[None]] = []
     for arrival in arrivals:
         delay = start + arrival.at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(play(arrival)))
-    remaining = end - time.monotonic()
+    remaining = end + drain - time.monotonic()
     if remaining > 0:
         await asyncio.wait(tasks, timeout=remaining)
     for task in tasks:
@@ -382,93 +553,134 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def report(
-    arrivals: list[Arrival], duration: float, tallies: dict[str, Tally], start: float
-) -> str:
-    end = start + duration
+def report(arrivals: list[Arrival], duration: float, results: dict[tuple[str, str], Tally]) -> str:
+    """One table: a row per scenario and contender."""
     demand = Counter(a.priority for a in arrivals)
     lines = [
-        f"workload: {len(arrivals)} calls in {duration:.0f} s "
+        f"workload per contender: {len(arrivals)} calls in {duration:.0f} s "
         f"({len(arrivals) / duration * 60:.0f}/min asked, {LIMIT_PER_MINUTE:.0f}/min allowed): "
         + ", ".join(f"{priority_name(c)} {demand[c]}" for c in CLASSES),
+        "queue wait p50/p99 in seconds, per class: " + ", ".join(priority_name(c) for c in CLASSES),
         "",
     ]
-    names = list(tallies)
-    header = f"| {'':<34} | " + " | ".join(f"{n:<24}" for n in names) + " |"
-    lines.append(header)
-    lines.append("|" + "-" * 36 + "|" + "|".join("-" * 26 for _ in names) + "|")
-
-    def row(label: str, cells: list[str]) -> None:
-        lines.append(f"| {label:<34} | " + " | ".join(f"{c:<24}" for c in cells) + " |")
-
-    row(
-        "requests/min answered (of 150)",
-        [
-            f"{t.requests_per_minute(start, end):.1f} "
-            f"({t.requests_per_minute(start, end) / LIMIT_PER_MINUTE:.1%})"
-            for t in tallies.values()
-        ],
-    )
-    row("429 answers", [str(t.rate_limited()) for t in tallies.values()])
-    for c in CLASSES:
-        row(
-            f"queue wait p50 / p99, {priority_name(c)}",
-            [
-                f"{percentile(t.waits[c], 50):.2f} s / {percentile(t.waits[c], 99):.2f} s"
-                if t.waits[c]
-                else "- (none sent)"
-                for t in tallies.values()
-            ],
-        )
-    for c in CLASSES:
-        row(
-            f"expired calls, {priority_name(c)}",
-            [f"{t.expired[c]} of {demand[c]}" for t in tallies.values()],
-        )
-    row("calls answered", [str(sum(t.answered.values())) for t in tallies.values()])
+    columns = ["scenario", "contender", "req/min (of 150)", "429s"]
+    columns += [f"wait {priority_name(c)}" for c in CLASSES] + ["writes applied twice"]
+    rows = []
+    for (scenario, contender), t in results.items():
+        per_minute = t.requests_per_minute(t.start, t.start + duration)
+        cells = [scenario, contender, f"{per_minute:.1f}", str(t.rate_limited())]
+        cells += [
+            f"{percentile(t.waits[c], 50):.2f}/{percentile(t.waits[c], 99):.2f}"
+            if t.waits[c]
+            else "-"
+            for c in CLASSES
+        ]
+        cells.append(str(max(0, t.applied_writes - t.writes_sent)))
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in [columns, *rows]) for i in range(len(columns))]
+    lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |")
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines += [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows
+    ]
     return "\n".join(lines)
+
+
+async def run_scenario(
+    scenario: Scenario,
+    index: int,
+    nats_url: str,
+    arrivals: list[Arrival],
+    plan: tuple[float, float, float],
+    seed: int,
+    results: dict[tuple[str, str], Tally],
+) -> None:
+    """The three contenders of one scenario, each on its own simulator, at the same time."""
+    duration, drain, go = plan
+    args = scenario.simulator_args()
+    with contextlib.ExitStack() as stack:
+        sims = [stack.enter_context(simulator_process(seed, args)) for _ in CONTENDERS]
+        tallies = [Tally() for _ in CONTENDERS]
+        clock = SteppedClock()
+        if scenario.spent:
+            # Another client empties the pools just before the contenders start (and set up:
+            # registering is the first request each sends).
+            await asyncio.sleep(max(0.0, go - time.monotonic()))
+            for sim in sims:
+                await sim.spend_pools()
+        async with contextlib.AsyncExitStack() as sides:
+            plays = [
+                await sides.enter_async_context(
+                    gateway_side(nats_url, sims[0].url, tallies[0], clock, f"GW-{index}")
+                ),
+                await sides.enter_async_context(
+                    baseline_side(sims[1].url, tallies[1], "fifo", f"FIFO-{index}")
+                ),
+                await sides.enter_async_context(
+                    baseline_side(sims[2].url, tallies[2], "bucket", f"PRIO-{index}")
+                ),
+            ]
+            # The other scenarios start at the same instant, `go`, after the slowest set-up
+            # and the pools' refill.
+            await asyncio.sleep(max(0.0, go - time.monotonic()))
+            start = time.monotonic()
+            for tally in tallies:
+                tally.start = start
+
+            async def step_clock() -> None:
+                await asyncio.sleep(duration / 2)
+                clock.step = scenario.clock_step
+
+            stepping = asyncio.create_task(step_clock())
+            await asyncio.gather(
+                *(play_workload(p, arrivals, start, start + duration, drain) for p in plays)
+            )
+            stepping.cancel()
+        for sim, tally, contender in zip(sims, tallies, CONTENDERS, strict=True):
+            tally.applied_writes = await asyncio.to_thread(sim.applied_writes)
+            results[(scenario.name, contender)] = tally
 
 
 async def run(duration: float, per_second: float, seed: int, settle: float) -> str:
     arrivals = build_workload(duration, per_second, seed)
-    gateway_tally, baseline_tally = Tally(), Tally()
+    results: dict[tuple[str, str], Tally] = {}
+    drain = max(DEADLINE_SECONDS.values()) + 5
     with tempfile.TemporaryDirectory(prefix="flotilla-bench-") as tmp:
-        work = Path(tmp)
-        nats_server = NatsServer(work / "nats")
-        nats_server.start()
+        # A NATS server per scenario: gateways on one server would share the call subject.
+        servers = [NatsServer(Path(tmp) / f"nats-{i}") for i in range(len(SCENARIOS))]
         try:
-            with (
-                simulator_process(work, "gateway", seed) as gateway_url,
-                simulator_process(work, "baseline", seed) as baseline_url,
-            ):
-                async with (
-                    gateway_side(nats_server.url, gateway_url, gateway_tally) as via_gateway,
-                    baseline_side(baseline_url, baseline_tally) as via_baseline,
-                ):
-                    # Start with full pools on both sides (the set-up calls opened windows), so
-                    # that over whole minutes the limit allows exactly 150 a minute.
-                    if settle:
-                        print(f"letting the pools refill ({settle:.0f} s) ...", file=sys.stderr)
-                        await asyncio.sleep(settle)
-                    start = time.monotonic()
-                    end = start + duration
-                    print(f"running {duration:.0f} s ...", file=sys.stderr, flush=True)
-                    await asyncio.gather(
-                        play_workload(via_gateway, arrivals, start, end),
-                        play_workload(via_baseline, arrivals, start, end),
+            for server in servers:
+                server.start()
+            # Set-up (processes, registration) takes a while on a loaded machine: every
+            # scenario starts its workload at the same moment, once the pools have refilled.
+            go = time.monotonic() + 30.0 + settle
+            print(
+                f"{len(SCENARIOS)} scenarios × {len(CONTENDERS)} contenders, {duration:.0f} s "
+                f"each, starting in {go - time.monotonic():.0f} s ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            await asyncio.gather(
+                *(
+                    run_scenario(
+                        s, i, servers[i].url, arrivals, (duration, drain, go), seed, results
                     )
+                    for i, s in enumerate(SCENARIOS)
+                )
+            )
         finally:
-            nats_server.stop()
-    tallies = {
-        "gateway": gateway_tally,
-        "baseline (FIFO + aiolimiter)": baseline_tally,
-    }
-    return report(arrivals, duration, tallies, start)
+            for server in servers:
+                server.stop()
+    ordered = {(s.name, c): results[(s.name, c)] for s in SCENARIOS for c in CONTENDERS}
+    return report(arrivals, duration, ordered)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=180.0, help="seconds (default 180)")
+    parser.add_argument(
+        "--minutes", type=float, default=3.0, help="minutes of workload (default 3)"
+    )
+    parser.add_argument("--quick", action="store_true", help="45 s of workload, no settling")
     parser.add_argument(
         "--rate",
         type=float,
@@ -476,17 +688,11 @@ def main() -> int:
         help="calls per second asked for (default 5: twice the 2.5/s the limit allows)",
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the workload (default 7)")
-    parser.add_argument(
-        "--settle",
-        type=float,
-        default=None,
-        help="seconds to let the rate-limit pools refill before the run (default: 61, or 1.2 "
-        "for runs shorter than 2 minutes)",
-    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    settle = args.settle if args.settle is not None else (61.0 if args.duration >= 120 else 1.2)
-    print(asyncio.run(run(args.duration, args.rate, args.seed, settle)))
+    duration = 45.0 if args.quick else args.minutes * 60.0
+    settle = 0.0 if args.quick else 61.0
+    print(asyncio.run(run(duration, args.rate, args.seed, settle)))
     return 0
 
 

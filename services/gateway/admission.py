@@ -170,9 +170,9 @@ class CallAdmission:
             node=call.node,
         )
 
-    @staticmethod
-    def own_call(session: AgentSession, method: str, path: str, body: bytes) -> QueuedCall:
-        """A call the gateway makes for itself (no deadline, the endpoint's own class)."""
+    def own_call(self, session: AgentSession, method: str, path: str, body: bytes) -> QueuedCall:
+        """A call the gateway makes for itself (the default deadline, the endpoint's own
+        class)."""
         resolved: ResolvedCall = resolve(method, path)
         return QueuedCall(
             session=session,
@@ -181,7 +181,7 @@ class CallAdmission:
             query={},
             body=body,
             priority=resolved.endpoint.priority,
-            deadline=None,
+            deadline=self._clock.monotonic() + self.queue.default_deadline_seconds,
             call_id=str(uuid.uuid4()),
         )
 
@@ -204,10 +204,11 @@ class CallAdmission:
                 return "json_body is not valid JSON"
         return None
 
-    def _deadline(self, call: ApiCall) -> float | None:
-        """The call's wall-clock deadline as an instant of the monotonic clock."""
+    def _deadline(self, call: ApiCall) -> float:
+        """The call's wall-clock deadline as an instant of the monotonic clock (the default
+        deadline from now when it brings none)."""
         if not call.HasField("deadline"):
-            return None
+            return self._clock.monotonic() + self.queue.default_deadline_seconds
         wall = call.deadline.seconds + call.deadline.nanos / 1e9
         return self._clock.monotonic() + (wall - self._clock.time())
 

@@ -28,6 +28,12 @@ __all__ = ["GroupClosed", "LimitGroup", "Refusal", "Ticket"]
 log = logging.getLogger("gateway.limit_group")
 
 
+def _cancelling() -> bool:
+    """The running task itself is being cancelled (not only a future it waits on)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class Refusal(enum.Enum):
     """Why a queued call will not be sent."""
 
@@ -71,6 +77,7 @@ class LimitGroup:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._accepting = True
+        self._closing = False
         self.in_flight = 0
         self.peak_in_flight = 0
         label = key or "default"
@@ -100,6 +107,7 @@ class LimitGroup:
     async def close(self) -> None:
         """Stop the loop; waiting retries are cancelled. Safe to call twice."""
         self.stop_accepting()
+        self._closing = True
         for waiter in self._retry_waiters:
             waiter.cancel()
         self._retry_waiters.clear()
@@ -125,16 +133,35 @@ class LimitGroup:
             self._wake.set()
             return
         future = entry.item.future
-        if future.done() and not future.cancelled() and isinstance(future.result(), Permit):
+        granted = future.result() if future.done() and not future.cancelled() else None
+        if isinstance(granted, Permit):
+            # Granted but never sent: the limiter stops counting it on the wire at once.
+            self.limiter.settle(granted)
             self.release_slot()
 
-    async def retry_permit(self) -> Permit:
-        """A permit for another attempt of a call that already holds a slot; served before any
-        queued call."""
-        waiter: asyncio.Future[Permit] = asyncio.get_running_loop().create_future()
+    async def retry_permit(self, deadline: float | None = None) -> Permit | None:
+        """A permit for another attempt of a call that already holds a slot, served before any
+        queued call; None when the monotonic `deadline` passes first."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Permit] = loop.create_future()
         self._retry_waiters.append(waiter)
         self._wake.set()
-        return await waiter
+        timer = None
+        if deadline is not None:
+            delay = max(0.0, deadline - self._clock.monotonic())
+            timer = loop.call_later(delay, lambda: waiter.done() or waiter.cancel())
+        try:
+            return await asyncio.shield(waiter)
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.limiter.settle(waiter.result())  # granted, never to be sent
+            if waiter.cancelled() and not self._closing and not _cancelling():
+                return None  # the deadline passed
+            waiter.cancel()
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def release_slot(self) -> None:
         """A call that was granted a permit is finished with the wire."""
@@ -190,19 +217,34 @@ class LimitGroup:
             if entry.item.future.done():  # cancelled by its caller before it could withdraw
                 self.scheduler.remove(entry)
                 continue
-            # Fleet and background calls are paced: they leave the static pool's later point
-            # and most of the burst pool to ship actions that may arrive meanwhile.
+            # Fleet and background calls are paced: they leave most of the burst pool to ship
+            # actions that may arrive meanwhile.
             paced = entry.priority >= FLEET
             permit = self.limiter.acquire(paced=paced)
+            if permit is None and paced:
+                # A paced call that aging put first must not hold back a ship action that may
+                # go now: the point it waits for is not the one the ship action would take.
+                urgent = self.scheduler.peek_below(FLEET)
+                if urgent is not None and not urgent.item.future.done():
+                    permit = self.limiter.acquire()
+                    if permit is not None:
+                        self.scheduler.pop_entry(urgent)
+                        self._grant(urgent, permit)
+                        await self._slots.acquire()  # never blocks: checked above
+                        continue
             if permit is None:
                 return self.limiter.delay(paced=paced)
             popped = self.scheduler.pop()
             assert popped is entry
             await self._slots.acquire()  # never blocks: checked above, nothing ran since
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            self._in_flight_gauge.set(self.in_flight)
-            entry.item.future.set_result(permit)
+            self._grant(entry, permit)
+
+    def _grant(self, entry: Entry[Ticket], permit: Permit) -> None:
+        """Hand `permit` and a slot (taken by the caller) to a popped entry."""
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self._in_flight_gauge.set(self.in_flight)
+        entry.item.future.set_result(permit)
 
     def _settle(self, ticket: Ticket, refusal: Refusal) -> None:
         if not ticket.future.done():

@@ -1,18 +1,25 @@
-"""A model of the SpaceTraders rate limit, so the gateway can spend it fully without a 429.
+"""A model of the SpaceTraders rate limit, so the gateway can spend it fully without a 429, also
+when the API is hundreds of milliseconds away, its clock is off and ours jumps.
 
 The server keeps two pools per IP address and per account: a static pool of 2 points that
 refills 1 s after its first use, and a burst pool of 30 points that refills 60 s after its first
-use and is drawn on only when the static pool is empty. `TwoPoolRateLimiter` mirrors both,
-anchors each window on the moment the request that opened it was actually sent, corrects itself
-from the `x-ratelimit-*` headers of every response, and on a 429 pauses all sending until the
-`retry-after` (or a safe default when a bare HTML 429 carries no headers).
+use and is drawn on only when the static pool is empty. What counts is when a request *arrives*
+at the server, on the server's clock. `TwoPoolRateLimiter` therefore plans every request by its
+arrival: it learns, from the `x-ratelimit-reset` instants of the answers and our monotonic send
+and receive times, where a request sent now lands on the server's clock (`ArrivalEstimate`),
+places the server's static windows from those answers, and sends the first requests of the next
+window so that they arrive just after the current one ends. A few burst points are kept as the
+buffer that absorbs a request arriving a little early. Our wall clock is never used: server
+instants are compared with our monotonic clock through the estimate, so wall-clock steps and a
+server clock offset change nothing.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections import deque
+import statistics
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +32,7 @@ from flotilla.clock import Clock
 from flotilla.settings import Section
 
 __all__ = [
+    "ArrivalEstimate",
     "Permit",
     "Pool",
     "RateLimitConfig",
@@ -50,36 +58,32 @@ class RateLimitConfig(Section):
     burst_period_seconds: float = Field(
         default=60.0, gt=0, description="the burst pool refills this long after its first use"
     )
-    # Added to every window until the response to its first request places it exactly: covers
-    # the server stamping a request a little after we sent it.
     margin_seconds: float = Field(
-        default=0.005,
+        default=0.003,
         ge=0,
-        description="added to a window until the API's answer places it exactly",
+        description="a request meant for the server's next window is planned to arrive this "
+        "long after the current one ends",
     )
     default_pause_seconds: float = Field(
         default=2.0,
         gt=0,
         description="pause after a 429 that says nothing about when to come back (bare HTML)",
     )
-    # Paced (low-priority) calls leave the static pool's later points to ship actions until
-    # this fraction of its window has passed (the last point of 2: 0.8 s into a 1 s window).
-    pace_fraction: float = Field(
-        default=0.8,
+    burst_buffer: int = Field(
+        default=4,
         ge=0,
-        le=0.95,
-        description="fleet and background calls leave the static pool's later points to ship "
-        "actions until this fraction of its window",
+        description="burst points kept to absorb a request that reaches the server a little "
+        "early; spent only in the burst window's last static window",
     )
     # Burst points paced calls leave to ship actions, until the last seconds of the burst
     # window, when they may take what is left (so that nothing is wasted).
     burst_reserve: int = Field(
-        default=29,
+        default=26,
         ge=0,
         description="burst points fleet and background calls leave to ship actions",
     )
     reserve_release_seconds: float = Field(
-        default=3.0,
+        default=6.0,
         ge=0,
         description="in the last seconds of the burst window the reserve is released to all",
     )
@@ -100,8 +104,9 @@ class RateLimitHeaders:
     limit_per_second: int | None = None
     limit_burst: int | None = None
     remaining: int | None = None
-    # Seconds from the response (on our wall clock) to the server's next refill; it carries the
-    # server clock's offset from ours, which the limiter accounts for.
+    # The server's next refill as an instant of the *server's* clock (epoch seconds), exactly
+    # as reported (milliseconds, truncated), and as seconds from the response on our wall clock.
+    reset_at: float | None = None
     reset_after: float | None = None
     retry_after: float | None = None  # seconds
 
@@ -115,7 +120,7 @@ class RateLimitHeaders:
                 self.limit_per_second,
                 self.limit_burst,
                 self.remaining,
-                self.reset_after,
+                self.reset_at,
                 self.retry_after,
             )
         )
@@ -130,14 +135,14 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _seconds_until(value: str | None, wall_now: float) -> float | None:
-    """Seconds from `wall_now` to the instant `value` names (a number of seconds, an ISO time
-    or an HTTP date); negative when that instant is past on our clock."""
+def _instant(value: str | None, wall_now: float) -> tuple[float | None, bool]:
+    """The epoch instant `value` names (an ISO time or an HTTP date; a bare number is seconds
+    from `wall_now`), and whether it was absolute."""
     if not value:
-        return None
+        return None, False
     text = value.strip()
     try:
-        return float(text)  # a number of seconds
+        return wall_now + float(text), False  # a number of seconds
     except ValueError:
         pass
     try:
@@ -146,79 +151,135 @@ def _seconds_until(value: str | None, wall_now: float) -> float | None:
         try:
             when = parsedate_to_datetime(text)  # an HTTP date
         except (TypeError, ValueError):
-            return None
+            return None, False
     if when.tzinfo is None:
-        return None
-    return when.timestamp() - wall_now
+        return None, False
+    return when.timestamp(), True
 
 
 def parse_rate_limit_headers(headers: Mapping[str, str], wall_now: float) -> RateLimitHeaders:
-    """Read `x-ratelimit-*` and `retry-after` from response headers (case-insensitive)."""
+    """Read `x-ratelimit-*` and `retry-after` from response headers (case-insensitive);
+    `wall_now` (our wall clock) only turns relative values into instants and back."""
     lower = {k.lower(): v for k, v in headers.items()}
-    retry_after = _seconds_until(lower.get("retry-after"), wall_now)
-    if retry_after is not None:
-        retry_after = max(0.0, retry_after)
+    retry_at, _ = _instant(lower.get("retry-after"), wall_now)
+    retry_after = None if retry_at is None else max(0.0, retry_at - wall_now)
+    reset_at, _ = _instant(lower.get("x-ratelimit-reset"), wall_now)
     return RateLimitHeaders(
         limit_type=lower.get("x-ratelimit-type"),
         limit_per_second=_int(lower.get("x-ratelimit-limit-per-second")),
         limit_burst=_int(lower.get("x-ratelimit-limit-burst")),
         remaining=_int(lower.get("x-ratelimit-remaining")),
-        reset_after=_seconds_until(lower.get("x-ratelimit-reset"), wall_now),
+        reset_at=reset_at,
+        reset_after=None if reset_at is None else reset_at - wall_now,
         retry_after=retry_after,
     )
 
 
-@dataclass
-class _Window:
-    """One pool: `used` points since its window opened at `anchor`; it refills at `ends`."""
+class ArrivalEstimate:
+    """Where a request sent at monotonic instant t reaches the server: at server-clock instant
+    t + A, where A (the server clock's offset from our monotonic clock plus the one-way latency)
+    varies from request to request. Learned from answers alone: each carries the end R of the
+    server's static window that counted it, so its arrival lies in [R - period, R).
 
-    limit: int
-    period: float
-    used: int = 0
-    anchor: float | None = None
-    ends: float | None = None
-    generation: int = 0  # bumped on every refill, so late feedback can tell windows apart
-    opener_seq: int = 0  # the permit that opened the current window
-    confirmed: bool = False  # the server has shown its own window (burst pool) is open
+    * `sure`: a lower bound of every A, never too high: arrival >= R - period, and the arrival
+      happened before we received the answer, so A >= R - period - (receive - send) + the
+      outward latency; the largest R - period - receive seen (the server clock's offset from
+      ours less the shortest way back) bounds A from below.
+    * `low`: the estimate of the smallest A. The request that opened a window arrived at
+      R - period exactly, so R - period - send is its own A; the largest such value of each
+      window is its opener's (or an even later one's), and the smallest of those over recent
+      windows converges to the smallest A from above. Requests that arrived just before their
+      window's end bound it too (A < R - send). Estimates too high by a millisecond or two send
+      a request early now and then, which costs a burst point, not a 429.
+    * `spread`: how much later than `low` a request may arrive, from the spread of round trips.
+    """
+
+    SAMPLES = 256
+    WINDOWS = 120
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._sure: deque[float] = deque(maxlen=self.SAMPLES)
+        self._upper: deque[float] = deque(maxlen=self.SAMPLES)
+        self._rtts: deque[float] = deque(maxlen=self.SAMPLES)
+        self._windows: OrderedDict[int, float] = OrderedDict()
 
     @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.used)
+    def known(self) -> bool:
+        """At least one answer has been learned from."""
+        return bool(self._sure)
 
-    @property
-    def started(self) -> bool:
-        return self.ends is not None
-
-    def refresh(self, now: float) -> None:
-        if self.ends is not None and now >= self.ends:
-            self.used = 0
-            self.anchor = None
-            self.ends = None
-            self.confirmed = False
-            self.generation += 1
-
-    def take(self, now: float, margin: float) -> bool:
-        """Use one point; True when it opened a new window."""
-        self.used += 1
-        if self.ends is None:
-            self.anchor = now
-            self.ends = now + self.period + margin
-            return True
-        return False
-
-    def extend_to(self, until: float) -> None:
-        """The window refills no earlier than `until` (only ever moves the refill later)."""
-        if self.ends is not None:
-            self.ends = max(self.ends, until)
-
-    def exhaust_until(self, until: float) -> None:
-        """Mark the pool empty until at least `until`."""
-        self.used = max(self.used, self.limit)
-        if self.ends is None:
-            self.anchor = until - self.period
-            self.ends = until
+    def learn(self, sent: float, received: float, reset_at: float, *, static: bool) -> None:
+        """An answer to a request sent at `sent` and answered at `received` (monotonic) was
+        counted while the server's next refill was at `reset_at` (server clock, truncated to
+        the millisecond): the end of the static window that counted it (`static`), or an
+        earlier refill of the burst pool."""
+        self._sure.append(reset_at - self.period - received)
+        self._upper.append(reset_at + 0.001 - sent)
+        self._rtts.append(max(0.0, received - sent))
+        if not static:
+            return
+        key = round(reset_at * 1000)
+        opener = reset_at - self.period - sent
+        if key in self._windows:
+            self._windows[key] = max(self._windows[key], opener)
         else:
-            self.ends = max(self.ends, until)
+            self._windows[key] = opener
+            while len(self._windows) > self.WINDOWS:
+                self._windows.popitem(last=False)
+
+    def learn_lower(self, received: float, arrived_by: float) -> None:
+        """An answer received at `received` shows the request reached the server no earlier
+        than `arrived_by` (server clock): a bound for `sure` alone (e.g. from a 429)."""
+        self._sure.append(arrived_by - received)
+
+    @property
+    def sure(self) -> float:
+        """No arrival offset A is below this (see the class doc)."""
+        return max(self._sure)
+
+    @property
+    def low(self) -> float:
+        """The estimate of the smallest A, never below `sure`."""
+        candidates = [min(self._upper)]
+        if self._windows:
+            # The smallest plausible one: a reset taken for a window's end that was the burst
+            # pool's refill (about once a minute) gives a value far below the others, which
+            # must not pull the estimate down for minutes.
+            openers = sorted(self._windows.values())
+            floor = openers[len(openers) // 2] - self.spread
+            candidates.append(next(v for v in openers if v >= floor))
+        return max(self.sure, min(candidates))
+
+    @property
+    def aim(self) -> float:
+        """`low`, less its likely excess over the smallest A (the fewer windows seen, the
+        more): what the next window's first requests are planned with."""
+        excess = min(0.01, self.spread / max(1, len(self._windows)))
+        return max(self.sure, self.low - excess)
+
+    @property
+    def cautious(self) -> float:
+        """What to plan with when an early arrival would be refused: `sure` until many
+        windows have been seen, then well below `low`."""
+        if len(self._windows) < self.CAUTIOUS_AFTER:
+            return self.sure
+        return max(self.sure, self.low - self.spread / 4)
+
+    CAUTIOUS_AFTER = 30
+
+    @property
+    def spread(self) -> float:
+        """How much later than `low` a request may reach the server."""
+        if not self._rtts:
+            return 0.0
+        observed = max(self._rtts) - min(self._rtts)
+        return max(observed, 0.3 * statistics.median(self._rtts)) + 0.002
+
+    @property
+    def round_trip(self) -> float | None:
+        """The median round trip of recent answers (seconds)."""
+        return statistics.median(self._rtts) if self._rtts else None
 
 
 @dataclass(eq=False)
@@ -232,59 +293,66 @@ class Permit:
     static_generation: int
     burst_generation: int
     sent_at: float | None = field(default=None)
+    probe: bool = field(default=False)
+    address_only: bool = field(default=False)
 
 
 class TwoPoolRateLimiter:
-    """The server's static and burst pools, modelled with an injected clock.
+    """The server's static and burst pools, planned by arrival, with an injected clock.
 
     `delay()` says how long until the next request may go and `acquire()` takes a permit when
-    none is needed. Low classes ask with `paced=True`, which keeps points for ship actions
-    arriving later without wasting any: the static pool's later points are held back until
-    late in the window (`pace_fraction`; the second of 2 points 0.8 s after the first), and
-    the last `burst_reserve` points of the burst pool until the last seconds of its window.
+    none is needed. The model:
 
-    Every window is anchored on the moment its first request was *sent* and lasts a period plus
-    `margin_seconds`. The answers then correct the model:
-
-    * `x-ratelimit-remaining` is what the server had left right after counting the request
-      (both pools, of the tighter of its keys: address and account). Less the requests still
-      on the wire, the lowest recent one bounds what the server has until its next refill,
-      and the model never grants beyond it. A remaining below the model's own count means
-      someone else spent points (or the server counted a request in another window than we
-      did): the model spends the difference. One above it can show burst points the model
-      booked that the server never spent: the model gets them back.
-    * `x-ratelimit-reset` is the server's next refill. The server's static window always holds
-      the request just answered, so that window cannot refill before it; the model's window
-      is moved out to it, and when nothing is left every empty pool waits for it. The reset
-      is a server wall-clock instant, so the model keeps a lower bound of the server clock's
-      offset from ours (reset - period is never later than the request's arrival), which
-      makes the conversion err late, never early.
-    * The burst window is bracketed by the answers (see `_place_burst_window`): its points are
-      granted only until the earliest the server's window can end, and it refills at the
-      latest; a round trip per minute is all that costs.
+    * *Probe.* Until an answer has placed the model (at start, after a 429, after an answer
+      without headers), one request goes out and nothing else until it is answered: a gateway
+      that starts while another client spent the pools loses at most that one request.
+    * *Static windows.* The server's current window (the *frontier*) ends at an instant the
+      answers report. The next window's first requests are sent so that, with the smallest
+      arrival offset A (see `ArrivalEstimate`), they arrive just after that end; up to the
+      static limit of them open and fill it. Its end is then bounded by the latest they can
+      arrive, until their answers say exactly.
+    * *Burst pool.* Any other request takes a burst point. `burst_buffer` points are kept for
+      requests that arrive early (they find the static pool empty), and released only in the
+      burst window's last static window, when an early arrival would find a refilled pool.
+      With fewer points than that, the next window's requests are planned with the sure bound
+      of A instead, so that none can arrive early. The burst window refills on the model when
+      a request surely arrives after the latest instant the server's can end; the answers'
+      `remaining` correct the count both ways.
+    * *Pacing.* Fleet and background calls (`paced=True`) leave `burst_reserve` burst points
+      to ship actions until the last `reserve_release_seconds` of the burst window.
+    * *429.* Everything pauses until `retry-after` from the answer (that bounds the server's
+      reset from above whatever the clocks), then a probe.
     """
-
-    # Header instants have millisecond resolution.
-    HEADER_RESOLUTION = 0.001
-    OFFSET_SAMPLES = 256
 
     def __init__(self, config: RateLimitConfig, clock: Clock) -> None:
         self.config = config
         self._clock = clock
-        self._static = _Window(config.static, config.static_period_seconds)
-        self._burst = _Window(config.burst, config.burst_period_seconds)
-        self._paused_until = -math.inf
+        self._static_limit = config.static
+        self._burst_limit = config.burst
+        self._estimate = ArrivalEstimate(config.static_period_seconds)
         self._seq = itertools.count(1)
+        self._paused_until = -math.inf
+        self._probe: int | None = None  # the probe in flight
+        self._placed = False  # an answer has placed the model since the last probe began
+        # The frontier: the latest static window our requests open or fill (server clock).
+        self._frontier_end: float | None = None  # exact, from an answer
+        self._frontier_end_hi = -math.inf  # the latest it can end until an answer says
+        self._frontier_seq = 0  # first permit planned into it
+        self._frontier_opened = -math.inf  # monotonic grant time of its first permit
+        self._frontier_used = 0
+        self._previous_end = -math.inf  # end of the window before the frontier
+        self._static_generation = 0
+        # The burst pool.
+        self._burst_left = config.burst
+        self._burst_generation = 0
+        self._burst_end_hi: float | None = None  # refills no later than this (server clock)
+        self._burst_end_guess: float | None = None  # our estimate of its end (server clock)
+        self._burst_hold_until = -math.inf  # no burst point arriving before this (server)
+        # After the model refills its burst pool, few burst points go until an answer shows
+        # what the server's pool holds (ours may have been opened by requests booked before).
+        self._burst_confirmed = True
+        self._outstanding: dict[int, Permit] = {}
         self._sent: deque[float] = deque()  # send times in the last minute, for utilisation
-        self._offsets: deque[float] = deque(maxlen=self.OFFSET_SAMPLES)
-        # Permits granted and not yet answered (seq -> grant time), and what the latest-counted
-        # answer said: (remaining, valid until the server's next refill). Requests still on
-        # the wire may reach the server after that answer, so they are taken off it.
-        self._outstanding: dict[int, float] = {}
-        self._lost = 0  # failed sends since the bound was set: they may have been counted
-        self._bound: tuple[int, float] | None = None
-        # Nothing goes out until this static window (by generation) has refilled.
-        self._hold_for_static: int | None = None
         self.rate_limited = 0  # 429s seen
         self.corrections = 0  # times `remaining` made the model spend points it had not
 
@@ -296,292 +364,365 @@ class TwoPoolRateLimiter:
         return self._paused_until
 
     @property
+    def estimate(self) -> ArrivalEstimate:
+        """What the model learned about where requests reach the server."""
+        return self._estimate
+
+    @property
+    def probing(self) -> bool:
+        """One request is out to place the model; nothing else goes until it is answered."""
+        return self._probe is not None
+
+    @property
     def static_remaining(self) -> int:
-        """Points the model has left in the static pool now."""
-        self._refresh()
-        return self._static.remaining
+        """Points the model has left in the frontier static window."""
+        return max(0, self._static_limit - self._frontier_used)
 
     @property
     def burst_remaining(self) -> int:
         """Points the model has left in the burst pool now."""
-        self._refresh()
-        return self._burst.remaining
+        self._refresh(self._clock.monotonic())
+        return self._burst_left
 
     @property
     def static_window_ends(self) -> float | None:
-        """When the open static window refills (monotonic), or None when none is open."""
-        self._refresh()
-        return self._static.ends
+        """When the frontier static window ends, on the server's clock (None: unknown)."""
+        if self._frontier_end is not None:
+            return self._frontier_end
+        return None if self._frontier_end_hi == -math.inf else self._frontier_end_hi
 
     @property
     def burst_window_ends(self) -> float | None:
-        """When the open burst window refills (monotonic), or None when none is open."""
-        self._refresh()
-        return self._burst.ends
+        """The latest the server's burst window can end, on its clock (None: not open)."""
+        return self._burst_end_hi
 
     @property
-    def server_clock_offset(self) -> float | None:
-        """Lower bound of (server wall clock - ours), in seconds, once responses have told."""
-        return max(self._offsets) if self._offsets else None
+    def outstanding(self) -> int:
+        """Permits granted and not yet answered or settled."""
+        return len(self._outstanding)
 
-    def _refresh(self) -> None:
-        now = self._clock.monotonic()
-        self._static.refresh(now)
-        self._burst.refresh(now)
+    # --- deciding -------------------------------------------------------------------------------
 
     def delay(self, *, paced: bool = False) -> float:
         """Seconds until a request may be sent (0: now)."""
         now = self._clock.monotonic()
-        if now < self._paused_until:
-            return self._paused_until - now
-        self._static.refresh(now)
-        self._burst.refresh(now)
-        static = self._static
-        if self._hold_for_static == static.generation and static.ends is not None:
-            return max(0.0, static.ends - now)
-        if static.remaining > 0:
-            if paced and static.anchor is not None and static.limit > 1:
-                share = static.used / (static.limit - 1)
-                earliest = static.anchor + static.period * self.config.pace_fraction * share
-                if now < earliest:
-                    return earliest - now
-            return self._bound_delay(now)
-        burst = self._burst
-        if self._burst_usable(now):
-            last_call = self._burst_last_call()
-            if paced and burst.remaining <= self.config.burst_reserve and last_call is not None:
-                release = last_call - self.config.reserve_release_seconds
-                if now < release:
-                    # Kept for ship actions: wait for the static pool or the release.
-                    return min(release, static.ends or release) - now
-            return self._bound_delay(now)
-        ends = [w.ends for w in (static, burst) if w.ends is not None]
-        if not ends:  # limits of 0 from the headers: wait a default pause and look again
-            return self.config.default_pause_seconds
-        return max(0.0, min(ends) - now)
-
-    OUTSTANDING_EXPIRY = 120.0  # a permit unanswered this long is not on the wire any more
-
-    def _burst_last_call(self) -> float | None:
-        """The earliest the server's burst window can end (None: not open)."""
-        burst = self._burst
-        return None if burst.anchor is None else burst.anchor + burst.period
-
-    def _burst_usable(self, now: float) -> bool:
-        """Points left in the burst window, and no risk they count in the server's next one."""
-        last_call = self._burst_last_call()
-        return self._burst.remaining > 0 and (last_call is None or now < last_call)
-
-    def server_bound(self) -> int | None:
-        """The most the server can have left now, from the answers so far (None: no bound)."""
-        now = self._clock.monotonic()
-        if self._bound is None or self._bound[1] <= now:
-            return None
-        stale = [s for s, t in self._outstanding.items() if t < now - self.OUTSTANDING_EXPIRY]
-        for seq in stale:
-            del self._outstanding[seq]
-        return self._bound[0] - len(self._outstanding) - self._lost
-
-    def _bound_delay(self, now: float) -> float:
-        """0 if the bound allows a request now, else the wait until the server's refill."""
-        bound = self.server_bound()
-        if bound is None or bound > 0 or self._bound is None:
-            return 0.0
-        return max(0.0, self._bound[1] - now)
-
-    def _note_answer(
-        self, permit: Permit, remaining: int | None, valid_until: float | None
-    ) -> None:
-        self._outstanding.pop(permit.seq, None)
-        if remaining is None or valid_until is None:
-            return
-        now = self._clock.monotonic()
-        if self._bound is None or self._bound[1] <= now:
-            self._bound = (remaining, valid_until)  # a new refill period
-            self._lost = 0
-        elif remaining <= self._bound[0]:
-            # Within one refill period the server's count only falls: the lowest answer is the
-            # latest counted; a higher one was counted earlier and is already in the bound.
-            self._bound = (remaining, max(valid_until, self._bound[1]))
-
-    def settle(self, permit: Permit) -> None:
-        """The request of `permit` got no answer (network error): stop waiting for one."""
-        if self._outstanding.pop(permit.seq, None) is not None and self._bound is not None:
-            self._lost += 1
+        return self._plan(now, paced)[0]
 
     def acquire(self, *, paced: bool = False) -> Permit | None:
         """Take a permit now, or return None when `delay()` is not 0."""
-        if self.delay(paced=paced) > 0:
-            return None
         now = self._clock.monotonic()
-        pool: Pool = "static" if self._static.remaining > 0 else "burst"
-        assert pool == "static" or self._burst_usable(now)
-        window = self._window(pool)
-        opens = window.take(now, self.config.margin_seconds)
+        wait, kind = self._plan(now, paced)
+        if wait > 0 or kind is None:
+            return None
         seq = next(self._seq)
-        self._outstanding[seq] = now
-        if opens:
-            window.opener_seq = seq
-        return Permit(
+        opens = False
+        pool: Pool = "static"
+        if kind == "probe":
+            self._probe = seq
+        elif kind == "open":
+            self._open_frontier(now, seq)
+            opens = True
+        elif kind == "static":
+            self._frontier_used += 1
+        else:
+            pool = "burst"
+            if self._burst_left == self._burst_limit and self._burst_end_guess is None:
+                est = self._estimate
+                self._burst_end_guess = (
+                    now + est.low + est.spread + self.config.burst_period_seconds
+                )
+            self._burst_left -= 1
+        permit = Permit(
             seq=seq,
             pool=pool,
             granted_at=now,
             opens_window=opens,
-            static_generation=self._static.generation,
-            burst_generation=self._burst.generation,
+            static_generation=self._static_generation,
+            burst_generation=self._burst_generation,
+            probe=kind == "probe",
         )
+        self._outstanding[seq] = permit
+        return permit
 
-    def _window(self, pool: Pool) -> _Window:
-        return self._static if pool == "static" else self._burst
+    def _open_frontier(self, now: float, seq: int) -> None:
+        est = self._estimate
+        self._previous_end = self._frontier_edge()
+        self._frontier_end = None
+        self._frontier_seq = seq
+        self._frontier_opened = now
+        self._frontier_used = 1
+        self._static_generation += 1
+        period = self.config.static_period_seconds
+        latest = max(est.low, est.sure + est.spread) + est.spread
+        self._frontier_end_hi = max(self._previous_end, now + latest) + period
 
-    def _same_window(self, permit: Permit, pool: Pool) -> bool:
-        if pool == "static":
-            return self._static.generation == permit.static_generation
-        return self._burst.generation == permit.burst_generation
+    def _frontier_edge(self) -> float:
+        """The end of the frontier on the server's clock: exact, or the latest it can be."""
+        if self._frontier_end is not None:
+            return self._frontier_end + 0.001  # reported truncated to the millisecond
+        return self._frontier_end_hi
+
+    def _refresh(self, now: float) -> None:
+        """Refill the model's burst pool once a request sent now surely arrives after the
+        server's burst window has ended."""
+        if not self._estimate.known or self._burst_end_hi is None:
+            return
+        if now + self._estimate.sure >= self._burst_end_hi:
+            self._burst_left = self._burst_limit
+            self._burst_generation += 1
+            self._burst_end_hi = None
+            self._burst_end_guess = None
+            self._burst_confirmed = False
+
+    def _plan(self, now: float, paced: bool) -> tuple[float, str | None]:
+        """(seconds to wait, what the next permit would be: probe, open, static or burst)."""
+        if now < self._paused_until:
+            return self._paused_until - now, None
+        if self._probe is not None:
+            return self.config.default_pause_seconds, None  # an answer wakes the caller
+        if not self._placed or not self._estimate.known:
+            return 0.0, "probe"
+        self._refresh(now)
+        est = self._estimate
+        margin = self.config.margin_seconds
+        low = est.aim
+        if self._burst_left <= 0:
+            # Nothing would absorb an early arrival: plan the next window's requests to
+            # arrive well after it ends.
+            low = est.cautious
+        high = low + est.spread
+        period = self.config.static_period_seconds
+        waits: list[float] = []
+        # Another point of the frontier, if it surely arrives within it.
+        if self._frontier_used < self._static_limit:
+            end_low = (
+                self._frontier_end
+                if self._frontier_end is not None
+                else max(self._previous_end, self._frontier_opened + low) + period
+            )
+            if now + high + margin < end_low and now + low >= self._previous_end:
+                return 0.0, "static"
+        # The next window, arriving just after the frontier ends.
+        opens_at = self._frontier_edge() + margin - low
+        if now >= opens_at:
+            return 0.0, "open"
+        waits.append(opens_at - now)
+        # A burst point.
+        spare = self._burst_left - self._burst_kept(now, low, paced)
+        # A burst point must not open the next static window: that is for the requests
+        # planned to arrive just after the frontier ends (and the frontier's answers place it).
+        before_next = now + high + margin < self._frontier_edge() - 0.001
+        unconfirmed = not self._burst_confirmed and (
+            sum(
+                1
+                for p in self._outstanding.values()
+                if p.pool == "burst" and p.burst_generation == self._burst_generation
+            )
+            >= self.UNCONFIRMED_BURST
+        )
+        if (
+            spare > 0
+            and not unconfirmed
+            and before_next
+            and now + low >= self._burst_hold_until
+            and self._burst_in_window(now, high)
+        ):
+            return 0.0, "burst"
+        if self._burst_end_hi is not None:
+            waits.append(max(0.0, self._burst_end_hi - est.sure - now))
+        if paced and spare <= 0 < self._burst_left and self._burst_end_guess is not None:
+            release = self._burst_end_guess - low - self.config.reserve_release_seconds
+            if release > now:
+                waits.append(release - now)
+        return max(min(waits), 0.0005), None
+
+    UNCONFIRMED_BURST = 2  # burst points on the wire before an answer confirms the refill
+
+    def _burst_in_window(self, now: float, high: float) -> bool:
+        """A burst point sent now surely reaches the server before its burst window can have
+        refilled. The answers bound the window's end from above only: the request that showed
+        the window open arrived up to a static period before the end of its static window, and
+        the window may have opened a little before that; the model sends no burst point that
+        could arrive that close to the bound, so none is booked in the wrong window."""
+        if self._burst_end_hi is None:
+            return True
+        slack = self.config.static_period_seconds + 2 * self._estimate.spread + 0.005
+        return now + high < self._burst_end_hi - slack
+
+    def _burst_kept(self, now: float, low: float, paced: bool) -> int:
+        """Burst points not to grant now: the buffer (until the burst window's last static
+        window) and, for paced calls, the reserve for ship actions (until its release)."""
+        kept = self.config.burst_buffer
+        guess = self._burst_end_guess
+        if guess is not None and self._frontier_edge() + self.config.margin_seconds >= guess:
+            kept = 0  # the next window's requests arrive after the burst pool has refilled
+        if paced:
+            released = guess is not None and (
+                now + low >= guess - self.config.reserve_release_seconds
+            )
+            if not released:
+                kept = max(kept, self.config.burst_reserve)
+        return kept
 
     # --- feedback from the wire -----------------------------------------------------------------
 
     def mark_sent(self, permit: Permit, *, address_only: bool = False) -> None:
-        """The request of `permit` goes out now: anchor the window it opened here, since the
-        server starts its window when the request arrives, not when we decided to send it.
+        """The request of `permit` goes out now (the estimate measures from this instant).
 
         `address_only`: the request carries no agent token, so the server counts it on the
-        address's pools but not the account's. The model then sends nothing more until this
-        static window has refilled, so that the next request opens fresh windows on both keys
+        address's pools but not the account's. The model then fills the frontier and sends no
+        burst point before it ends, so that the next request opens fresh windows on both keys
         together (windows opened apart would stay apart, and the headers report only the
         tighter key).
         """
         now = self._clock.monotonic()
         permit.sent_at = now
+        permit.address_only = address_only
         self._sent.append(now)
         self._trim_sent(now)
-        window = self._window(permit.pool)
-        if permit.opens_window and self._same_window(permit, permit.pool):
-            window.anchor = now
-            window.ends = max(window.ends or now, now + window.period + self.config.margin_seconds)
-        if address_only and permit.pool == "static" and self._same_window(permit, "static"):
-            self._static.used = self._static.limit
-            self._hold_for_static = self._static.generation
+        if address_only and self._placed:
+            self._frontier_used = self._static_limit
+            self._burst_hold_until = self._frontier_edge() + self.config.margin_seconds
+
+    def settle(self, permit: Permit) -> None:
+        """The request of `permit` got no answer (network error, cancelled): stop waiting for
+        one. It may have been counted, so a burst point stays spent; a probe may go again."""
+        self._outstanding.pop(permit.seq, None)
+        if self._probe == permit.seq:
+            self._probe = None
 
     def observe(self, permit: Permit | None, headers: RateLimitHeaders) -> None:
         """Correct the model from an answered (not 429) request's headers; see the class doc."""
+        now = self._clock.monotonic()
         self._adopt_limits(headers)
         if permit is None:
             return
-        self._refresh()
-        now = self._clock.monotonic()
-        if headers.remaining is not None:
-            self._place_burst_window(permit, headers.remaining, now)
-        reset_at = self._server_instant(headers.reset_after, now)
-        if reset_at is not None and self._same_window(permit, "static"):
-            self._static.extend_to(reset_at)
-        self._note_answer(permit, headers.remaining, reset_at)
-        if headers.remaining is None:
+        self._outstanding.pop(permit.seq, None)
+        reset = headers.reset_at
+        if reset is None or headers.remaining is None or permit.sent_at is None:
+            if self._probe == permit.seq and not self._estimate.known:
+                # A server that sends no rate-limit headers: the model keeps the configured
+                # limits on our own clock, as if each request arrived when it was sent.
+                self._estimate.learn(now, now, now + self.config.static_period_seconds, static=True)
+                self._place(
+                    now + self.config.static_period_seconds,
+                    self._static_limit - 1 + self._burst_limit,
+                    now,
+                )
+            elif self._probe == permit.seq:
+                self._probe = None
+                self._placed = True
             return
-        unchanged = self._same_window(permit, "static") and self._same_window(permit, "burst")
-        if not unchanged:
-            return  # a window refilled since: the numbers no longer compare
-        self._refund_burst(headers.remaining)
-        drift = self._static.remaining + self._burst.remaining - headers.remaining
-        if drift > 0:
+        if self._probe == permit.seq:
+            self._estimate.learn(permit.sent_at, now, reset, static=True)
+            self._place(reset, headers.remaining, now)
+            if permit.address_only:
+                self._frontier_used = self._static_limit
+                self._burst_hold_until = self._frontier_edge() + self.config.margin_seconds
+            return
+        static = self._learn_frontier(permit, reset)
+        self._estimate.learn(permit.sent_at, now, reset, static=static)
+        # Not a static window's end: the server's burst pool refills before the static window
+        # that counted this request ends, and the reset is the burst window's end, exactly.
+        if not static and (self._burst_end_hi is None or reset + 0.001 < self._burst_end_hi):
+            self._burst_end_hi = reset + 0.001
+            self._burst_end_guess = reset + 0.001
+        self._learn_burst(permit, reset, headers.remaining)
+
+    def _place(self, reset: float, remaining: int, now: float) -> None:
+        """The probe's answer: the server had `remaining` points after counting it, in a static
+        window ending at `reset`."""
+        self._probe = None
+        self._placed = True
+        self._previous_end = -math.inf
+        self._frontier_end = reset
+        self._frontier_end_hi = reset + 0.001
+        self._frontier_seq = next(self._seq)  # no permit is in it but the probe
+        self._frontier_opened = -math.inf
+        self._static_generation += 1
+        static_left = max(0, remaining - self._burst_limit)  # the fewest it can be
+        self._frontier_used = self._static_limit - min(static_left, self._static_limit)
+        self._burst_generation += 1
+        self._burst_left = max(0, remaining - (self._static_limit - 1))
+        self._burst_end_guess = None
+        self._burst_end_hi = None
+        if self._burst_left < self._burst_limit:
+            self._burst_end_hi = reset + 0.001 + self.config.burst_period_seconds
+            self._burst_end_guess = self._burst_end_hi
+
+    def _learn_frontier(self, permit: Permit, reset: float) -> bool:
+        """Place the frontier's end from an answer's reset; False when the reset is no static
+        window's end but the burst pool's refill (earlier than the frontier can end)."""
+        tolerance = 0.002
+        if abs(reset + 0.001 - self._previous_end) <= tolerance:
+            return True  # arrived early: counted in the window before the frontier
+        if self._frontier_end is not None:
+            if abs(reset - self._frontier_end) <= tolerance:
+                return True
+            return not (self._previous_end < reset < self._frontier_end)
+        period = self.config.static_period_seconds
+        end_low = max(self._previous_end, self._frontier_opened + self._estimate.sure) + period
+        if reset < end_low - tolerance:
+            return reset <= self._previous_end  # before the frontier: a window before it
+        if permit.seq >= self._frontier_seq and reset <= self._frontier_end_hi + period / 2:
+            # Counted in the frontier, not so late that it opened the one after.
+            self._frontier_end = reset
+        return True
+
+    def _learn_burst(self, permit: Permit, reset: float, remaining: int) -> None:
+        if permit.burst_generation != self._burst_generation:
+            return  # planned in an earlier burst window: says nothing about this one
+        self._burst_confirmed = True
+        if remaining < self._burst_limit:
+            # The server's burst window is open; it opened no later than this request arrived.
+            end = reset + 0.001 + self.config.burst_period_seconds
+            self._burst_end_hi = end if self._burst_end_hi is None else min(self._burst_end_hi, end)
+            if self._burst_end_guess is None or self._burst_end_guess > end:
+                self._burst_end_guess = end
+        # Burst permits granted after this one may have arrived after it: the server has at
+        # most `remaining` less those, now.
+        later = sum(
+            1
+            for p in self._outstanding.values()
+            if p.seq > permit.seq
+            and p.pool == "burst"
+            and p.burst_generation == permit.burst_generation
+        )
+        ceiling = remaining - later
+        if ceiling < self._burst_left:
             self.corrections += 1
-            for window in (self._static, self._burst):
-                while drift > 0 and window.remaining > 0:
-                    window.take(now, self.config.margin_seconds)
-                    drift -= 1
-        if headers.remaining == 0 and reset_at is not None:
-            # Nothing left until the server's next refill (of one of its keys' pools).
-            for window in (self._static, self._burst):
-                if window.remaining == 0:
-                    window.extend_to(reset_at)
-
-    def _refund_burst(self, remaining: int) -> None:
-        """Give back burst points the server shows it still has.
-
-        A request the model booked on the burst pool may have been counted on a fresh static
-        pool by the server (our static window ends a little after the server's). After a
-        request the server's static pool holds at most limit - 1 points, so it has at least
-        remaining - (static limit - 1) burst points, less one for each request still on the
-        wire; the model takes that as its own floor. Only the latest-counted answer (the
-        lowest remaining of the refill period) is used, as requests answered earlier may have
-        been counted after another.
-        """
-        burst = self._burst
-        if not burst.started or self._bound is None or remaining > self._bound[0]:
-            return  # another answer was counted later: this one is out of date
-        floor = remaining - (self._static.limit - 1) - len(self._outstanding) - self._lost
-        if floor > burst.remaining:
-            burst.used = max(0, burst.limit - floor)
-
-    def _place_burst_window(self, permit: Permit, remaining: int, now: float) -> None:
-        """Anchor the model's burst window on the server's evidence, not on our guess.
-
-        The server's burst window opens somewhere between our opener's send (the model's
-        static window never ends before the server's, so nothing earlier was a burst request
-        there) and the arrival of the first request that the server shows spent a burst point.
-        So the model keeps two instants: `anchor + period`, the earliest the server's window
-        can end, after which the model grants no more points from this window (they could
-        land in the server's next one); and `ends`, the latest, when the model refills.
-
-        After a request the server's static pool holds at most limit - 1 points, so
-        `remaining` tells: below the burst limit, the server's burst window is open (since this
-        request's arrival at the latest: `ends` moves to a period after now); at or above
-        burst + static - 1, it has not opened yet (our opener was counted on a fresh static
-        pool): both instants move later.
-        """
-        burst = self._burst
-        if not burst.started or not self._same_window(permit, "burst"):
-            return
-        if permit.seq < burst.opener_seq:
-            return  # sent before our window opened: says nothing about it
-        if remaining <= burst.limit - 1:
-            if not burst.confirmed:
-                burst.extend_to(now + burst.period)
-                burst.confirmed = True
-        elif remaining >= burst.limit + self._static.limit - 1:
-            burst.confirmed = False
-            burst.extend_to(now + burst.period + self.config.margin_seconds)
-            if permit.sent_at is not None and burst.anchor is not None:
-                burst.anchor = max(burst.anchor, permit.sent_at)
-
-    def _server_instant(self, seconds_from_now: float | None, now: float) -> float | None:
-        """Our monotonic time of a server instant reported `seconds_from_now` on our wall clock,
-        erring late."""
-        if seconds_from_now is None:
-            return None
-        # reset - period can never be later than this request's arrival at the server, so
-        # (reset_after - period) is a lower bound of the server clock's offset from ours.
-        self._offsets.append(seconds_from_now - self._static.period)
-        offset = max(self._offsets)
-        return now + seconds_from_now - offset + self.HEADER_RESOLUTION
+            self._burst_left = max(0, ceiling)
+        # After a request the server's static pool holds at most limit - 1 points, and every
+        # request still on the wire may yet take one: a floor of what the server has.
+        floor = remaining - (self._static_limit - 1) - len(self._outstanding)
+        if floor > self._burst_left:
+            self._burst_left = min(self._burst_limit, floor)
 
     def on_rate_limited(self, headers: RateLimitHeaders, permit: Permit | None = None) -> float:
-        """A 429 came back: pause all sending until `retry-after`, and mark both pools empty
-        until then (and until the reset it names); return the pause.
+        """A 429 came back: pause all sending until `retry-after` (from now: the server's
+        reset is at most that long after the request's arrival, which was before now, whatever
+        the clocks say), then probe again; return the pause.
 
         A bare (HTML) 429 without rate-limit headers comes from the edge, not from the pools
-        the model tracks: it pauses everything for `default_pause_seconds` and leaves the
-        pools alone.
+        the model tracks: it pauses everything for `default_pause_seconds`.
         """
         self.rate_limited += 1
+        now = self._clock.monotonic()
         if permit is not None:
             self._outstanding.pop(permit.seq, None)  # refused: not counted
+            if self._probe == permit.seq:
+                self._probe = None
         self._adopt_limits(headers)
-        self._refresh()
-        now = self._clock.monotonic()
         wait = headers.retry_after
-        if wait is None and headers.reset_after is not None:
-            wait = headers.reset_after
+        if wait is None and headers.reset_at is not None and self._estimate.known:
+            # Our monotonic instant of the server's reset, erring late.
+            wait = headers.reset_at + 0.001 - self._estimate.sure - now
         if wait is None:
             wait = self.config.default_pause_seconds
         wait = max(wait, 0.0) + self.config.margin_seconds
         self.pause(wait)
         if not headers.empty:
-            self._static.exhaust_until(now + wait)
-            until = now + wait
-            if headers.reset_after is not None:
-                until = max(until, now + headers.reset_after + self.config.margin_seconds)
-            self._burst.exhaust_until(until)
+            self._placed = False  # the next request probes
         return wait
 
     def pause(self, seconds: float) -> None:
@@ -589,10 +730,11 @@ class TwoPoolRateLimiter:
         self._paused_until = max(self._paused_until, self._clock.monotonic() + seconds)
 
     def _adopt_limits(self, headers: RateLimitHeaders) -> None:
-        if headers.limit_per_second and headers.limit_per_second != self._static.limit:
-            self._static.limit = headers.limit_per_second
-        if headers.limit_burst is not None and headers.limit_burst != self._burst.limit:
-            self._burst.limit = headers.limit_burst
+        if headers.limit_per_second and headers.limit_per_second != self._static_limit:
+            self._static_limit = headers.limit_per_second
+        if headers.limit_burst is not None and headers.limit_burst != self._burst_limit:
+            self._burst_limit = headers.limit_burst
+            self._burst_left = min(self._burst_left, self._burst_limit)
 
     def _trim_sent(self, now: float) -> None:
         # Trimmed on every send too, not only when metrics are scraped: bounded without a scraper.
@@ -604,6 +746,7 @@ class TwoPoolRateLimiter:
         now = self._clock.monotonic()
         self._trim_sent(now)
         per_minute = 60.0 * (
-            self._static.limit / self._static.period + self._burst.limit / self._burst.period
+            self._static_limit / self.config.static_period_seconds
+            + self._burst_limit / self.config.burst_period_seconds
         )
         return len(self._sent) / per_minute if per_minute else 0.0

@@ -45,6 +45,13 @@ class QueueConfig(Section):
     limit_background: int = Field(
         default=2000, ge=1, description="background reads that may wait; more are overloaded"
     )
+    default_deadline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description="the deadline of a call that brings none (every call has one, so none "
+        "waits after its caller gave up)",
+    )
     aging_after_grants: int = Field(
         default=8,
         ge=1,
@@ -160,13 +167,33 @@ class PriorityScheduler(Generic[T]):
         if chosen is None:
             return None
         entry = self._queues[chosen].popleft()
+        self._served(entry)
+        return entry
+
+    def peek_below(self, priority: int) -> Entry[T] | None:
+        """The head of the highest class more urgent than `priority` (a lower number) that
+        has waiting calls, whatever aging would choose; None when none waits."""
+        for c in self._classes:
+            if c < priority and self._depth[c] > 0:
+                return self._head(c)
+        return None
+
+    def pop_entry(self, entry: Entry[T]) -> None:
+        """Serve `entry` (the head of its class, from `peek_below`) instead of `pop()`'s
+        choice: counted as a grant to its class, as `pop()` would."""
+        head = self._head(entry.priority)
+        if head is not entry:
+            raise ValueError("only the head of a class can be served")
+        self._queues[entry.priority].popleft()
+        self._served(entry)
+
+    def _served(self, entry: Entry[T]) -> None:
         self._mark_gone(entry)
         for c in self._classes:
-            if c == chosen:
+            if c == entry.priority:
                 self._passed_over[c] = 0
             elif self._depth[c] > 0:
                 self._passed_over[c] += 1
-        return entry
 
     def remove(self, entry: Entry[T]) -> bool:
         """Take a still-queued entry out (its caller went away); False if it already left."""

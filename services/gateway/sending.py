@@ -39,6 +39,10 @@ QUEUE_SPAN = "gateway.queue"
 _SHUTTING_DOWN = "the gateway is shutting down"
 
 
+class _DeadlinePassed(Exception):
+    """The call's deadline passed before its next attempt could be sent."""
+
+
 class StaleFence(Exception):
     """A call's fencing token went stale before one of its attempts: it ends `FENCED` without
     that attempt's request."""
@@ -85,6 +89,11 @@ class CallSender:
                 rng=self._rng,
                 may_retry=functools.partial(self._before_deadline, call),
                 on_retry=functools.partial(self._on_retry, call),
+            )
+        except _DeadlinePassed:
+            return call.result(
+                CallOutcome.CALL_OUTCOME_EXPIRED,
+                message="deadline passed before another attempt; it was not sent again",
             )
         except StaleFence as stale:
             return call.result(CallOutcome.CALL_OUTCOME_FENCED, message=str(stale))
@@ -193,8 +202,13 @@ class CallSender:
         retry permit (served before any queued call) for the others."""
         if number > 1:
             waited_from = self._clock.monotonic()
-            call.progress.permit = await call.session.group.retry_permit()
+            if call.deadline is not None and call.deadline <= waited_from:
+                raise _DeadlinePassed
+            permit = await call.session.group.retry_permit(call.deadline)
             call.progress.queued += self._clock.monotonic() - waited_from
+            if permit is None:
+                raise _DeadlinePassed
+            call.progress.permit = permit
         if call.progress.permit is None:
             raise RuntimeError(f"call {call.call_id} reached the wire without a permit")
         return call.progress.permit

@@ -300,6 +300,10 @@ async def test_requests_in_flight_never_exceed_the_cap(fake_api: FakeApi) -> Non
 
     fake_api.handler = answer
     async with fake_gateway(fake_api, max_in_flight=4) as gateway:
+        # The first request is the limiter's probe: nothing else goes until it is answered.
+        release.set()
+        await gateway.execute(call("GET", "/my/agent"))
+        release.clear()
         tasks = [asyncio.create_task(gateway.execute(call("GET", "/my/agent"))) for _ in range(50)]
         await wait_until(lambda: fake_api.on_the_wire == 4)
         assert gateway.groups[0].scheduler.depth() == 46

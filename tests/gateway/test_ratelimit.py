@@ -1,11 +1,14 @@
-"""The two-pool rate limiter: its model of the server's pools, header correction and 429 pauses,
-checked on a manual clock (and against the simulator's own rate limiter as the server)."""
+"""The two-pool rate limiter: the probe that places it, 429 pauses and header parsing on a
+manual clock, and whole runs against the simulator's own rate limiter as the server (an
+independent model of the API's pools), reached through a far link: latency each way with
+jitter, a server clock offset, our wall clock stepping, pools spent before we start."""
 
 from __future__ import annotations
 
 import heapq
 import itertools
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,185 +24,90 @@ from gateway.ratelimit import (
 from simulator.config import SimulatorConfig
 from simulator.ratelimit import RateLimiter as ServerRateLimiter
 
-MARGIN = 0.005
+MARGIN = 0.003
+START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def limiter(clock: ManualClock, **config: float) -> TwoPoolRateLimiter:
-    return TwoPoolRateLimiter(RateLimitConfig(margin_seconds=MARGIN, **config), clock)  # type: ignore[arg-type]
+def limiter(clock: ManualClock, **config: Any) -> TwoPoolRateLimiter:
+    return TwoPoolRateLimiter(RateLimitConfig(margin_seconds=MARGIN, **config), clock)
 
 
-def take(limiter: TwoPoolRateLimiter, *, paced: bool = False) -> str:
-    permit = limiter.acquire(paced=paced)
-    assert permit is not None, f"no permit; delay {limiter.delay(paced=paced)}"
-    limiter.mark_sent(permit)
-    return permit.pool
+def answer(remaining: int, reset_in: float, clock: ManualClock) -> RateLimitHeaders:
+    """Headers of an answer whose server (on our clock) refills `reset_in` from now."""
+    reset = clock.now() + timedelta(seconds=reset_in)
+    return parse_rate_limit_headers(
+        {"x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": reset.isoformat()},
+        clock.time(),
+    )
 
 
-def test_the_static_pool_goes_first_then_the_burst_pool_then_nothing() -> None:
+def test_until_an_answer_places_the_model_one_request_goes_and_nothing_else() -> None:
+    """A gateway that starts knows nothing of the server's pools (another client may have
+    spent them): it sends one probe and waits for its answer."""
     clock = ManualClock(monotonic_start=1000.0)
     rl = limiter(clock)
-    assert [take(rl) for _ in range(32)] == ["static"] * 2 + ["burst"] * 30
-    assert rl.acquire() is None
-    # Next point: the static pool refills one period (plus the margin) after its first use.
-    assert rl.delay() == pytest.approx(1.0 + MARGIN)
+    probe = rl.acquire()
+    assert probe is not None and probe.probe and rl.probing
+    rl.mark_sent(probe)
+    assert rl.acquire() is None and rl.delay() > 0
+    clock.advance(0.2)
+    rl.observe(probe, answer(31, 0.9, clock))  # fresh pools: 1 static + 30 burst left
+    assert not rl.probing
+    granted = [rl.acquire() for _ in range(31)]
+    assert all(p is not None for p in granted[:27])  # the buffer of 4 is kept back
+    assert granted[-1] is None
 
 
-def test_the_static_pool_refills_a_period_after_its_first_use_not_its_last() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock, burst=0)
-    take(rl)
-    clock.advance(0.9)
-    take(rl)
-    assert rl.delay() == pytest.approx(0.1 + MARGIN)
-    clock.advance(0.1 + MARGIN)
-    assert [take(rl), take(rl)] == ["static", "static"]
-
-
-def test_the_burst_pool_refills_a_period_after_its_first_use() -> None:
+def test_a_probe_refused_pauses_until_retry_after_then_probes_again() -> None:
     clock = ManualClock(monotonic_start=1000.0)
     rl = limiter(clock)
-    take(rl)
-    take(rl)
-    take(rl)  # opens the burst window at 1000.0
-    for _ in range(29):
-        clock.advance(1.0 + MARGIN)
-        assert [take(rl), take(rl), take(rl)] == ["static", "static", "burst"]
-    assert rl.burst_remaining == 0 and rl.acquire() is None
-    assert rl.burst_window_ends == pytest.approx(1000.0 + 60.0 + MARGIN)
-    clock.advance_to(1000.0 + 60.0 + MARGIN)
-    assert rl.burst_remaining == 30
-
-
-def test_a_window_is_anchored_when_its_request_is_sent_not_when_granted() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock, burst=0)
-    permit = rl.acquire()
-    assert permit is not None and permit.opens_window
-    clock.advance(0.3)  # the call took a while to reach the wire
-    rl.mark_sent(permit)
-    assert rl.static_window_ends == pytest.approx(1000.3 + 1.0 + MARGIN)
-
-
-def test_paced_calls_leave_the_second_static_point_to_ship_actions_until_late() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    assert take(rl, paced=True) == "static"
-    # A low-priority call waits until 0.8 s into the window for the second point ...
-    assert rl.delay(paced=True) == pytest.approx(0.8)
-    # ... which an unpaced (ship) call may take at once.
-    assert rl.delay(paced=False) == 0.0
-    clock.advance(0.8)
-    assert take(rl, paced=True) == "static"
-    # With the static pool empty, the burst pool is there for anyone.
-    assert rl.delay(paced=True) == 0.0
-    assert take(rl, paced=True) == "burst"
-
-
-def test_a_lower_remaining_in_the_headers_makes_the_model_spend_the_difference() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    permit = rl.acquire()
-    assert permit is not None
-    rl.mark_sent(permit)
-    # The model has 1 + 30 left; the server says 20 (someone else on our IP spent 11).
-    rl.observe(permit, RateLimitHeaders(remaining=20, reset_after=1.0))
-    assert rl.static_remaining + rl.burst_remaining == 20
-    assert rl.corrections == 1
-    # A higher remaining than the model is never trusted.
-    permit = rl.acquire()
-    assert permit is not None
-    rl.observe(permit, RateLimitHeaders(remaining=30, reset_after=1.0))
-    assert rl.static_remaining + rl.burst_remaining == 19
-
-
-def test_the_reset_header_moves_a_window_out_when_the_server_stamped_the_request_later() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock, burst=0)
-    permit = rl.acquire()
-    assert permit is not None
-    rl.mark_sent(permit)
-    clock.advance(0.030)  # answered 30 ms later; the server counted it 25 ms after we sent it
-    rl.observe(permit, RateLimitHeaders(remaining=1, reset_after=1.0 + 0.025 - 0.030))
-    ends = rl.static_window_ends
-    assert ends is not None and ends >= 1000.0 + 0.025 + 1.0
-
-
-def test_nothing_left_at_the_server_holds_every_empty_pool_until_its_reset() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    # A first exchange tells the limiter how the server's clock relates to ours.
-    opener = rl.acquire()
-    assert opener is not None
-    rl.mark_sent(opener)
-    clock.advance(0.001)
-    rl.observe(opener, RateLimitHeaders(remaining=31, reset_after=0.9995))
-    for _ in range(31):
-        take(rl)
-    assert rl.acquire() is None
-    clock.advance(0.5)
-    # The server says 0 left and its next refill is 0.6 s away: later than the model thought.
-    rl.observe(opener, RateLimitHeaders(remaining=0, reset_after=0.6))
-    assert rl.delay() == pytest.approx(0.6, abs=0.003)
-
-
-def test_requests_on_the_wire_are_taken_off_what_the_server_said_it_had_left() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    first = rl.acquire()
-    assert first is not None
-    rl.mark_sent(first)
-    on_the_wire = [rl.acquire() for _ in range(5)]
-    assert all(p is not None for p in on_the_wire)
-    clock.advance(0.002)
-    # Someone else spent 24 points: the server has 7 left after `first`.
-    rl.observe(first, RateLimitHeaders(remaining=7, reset_after=0.998))
-    assert rl.server_bound() == 7 - 5
-    for _ in range(2):
-        take(rl)
-    assert rl.acquire() is None  # nothing more until the server's refill ...
-    assert rl.delay() == pytest.approx(0.998, abs=0.003)
-    for permit in on_the_wire:  # ... even as the answers come back
-        assert permit is not None
-        rl.settle(permit)
-    assert rl.acquire() is None
-
-
-def test_an_address_only_request_gives_up_the_rest_of_the_static_window() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock, burst=0)
-    permit = rl.acquire()
-    assert permit is not None
-    rl.mark_sent(permit, address_only=True)
-    assert rl.static_remaining == 0
-    assert rl.delay() == pytest.approx(1.0 + MARGIN)
-
-
-def test_a_429_pauses_everything_until_retry_after() -> None:
-    clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    take(rl)
-    pause = rl.on_rate_limited(RateLimitHeaders(remaining=0, retry_after=3.0, reset_after=2.5))
+    probe = rl.acquire()
+    assert probe is not None
+    rl.mark_sent(probe)
+    clock.advance(0.1)
+    pause = rl.on_rate_limited(RateLimitHeaders(remaining=0, retry_after=3.0), probe)
     assert pause == pytest.approx(3.0 + MARGIN)
     assert rl.acquire() is None and rl.acquire(paced=True) is None
     assert rl.delay() == pytest.approx(3.0 + MARGIN)
     clock.advance(3.0 + MARGIN)
-    assert rl.delay() == 0.0
+    again = rl.acquire()
+    assert again is not None and again.probe
+    assert rl.acquire() is None
     assert rl.rate_limited == 1
 
 
-def test_a_bare_html_429_pauses_for_the_default_and_leaves_the_pools_alone() -> None:
+def test_a_bare_html_429_pauses_for_the_default() -> None:
     clock = ManualClock(monotonic_start=1000.0)
     rl = limiter(clock, default_pause_seconds=2.0)
-    take(rl)
     pause = rl.on_rate_limited(RateLimitHeaders())
     assert pause == pytest.approx(2.0 + MARGIN)
     assert rl.delay() == pytest.approx(2.0 + MARGIN)
     clock.advance(1.0)
-    # A second, shorter pause does not shorten the running one.
-    rl.pause(0.1)
+    rl.pause(0.1)  # a second, shorter pause does not shorten the running one
     assert rl.delay() == pytest.approx(1.0 + MARGIN)
-    clock.advance(1.0 + MARGIN)
-    assert rl.burst_remaining == 30  # untouched
+
+
+def test_a_429_with_only_a_reset_pauses_until_it_on_the_servers_clock_not_ours() -> None:
+    """The reset is an instant of the server's clock: the pause is measured from what the
+    answers taught about that clock, so our wall clock being 5 s behind changes nothing."""
+    clock = ManualClock(monotonic_start=1000.0)
+    rl = limiter(clock)
+    probe = rl.acquire()
+    assert probe is not None
+    rl.mark_sent(probe)
+    clock.advance(0.1)
+    rl.observe(probe, answer(31, 0.95, clock))
+    permit = rl.acquire()
+    assert permit is not None
+    rl.mark_sent(permit)
+    clock.advance(0.1)
+    reset = clock.now() + timedelta(seconds=1.5)
+    ours_behind = clock.time() - 5.0
+    headers = parse_rate_limit_headers(
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset.isoformat()}, ours_behind
+    )
+    pause = rl.on_rate_limited(headers, permit)
+    assert 1.5 <= pause <= 1.5 + 0.2 + 2 * MARGIN  # at most a round trip late, never early
 
 
 def test_headers_are_parsed_whatever_their_case_and_time_format() -> None:
@@ -218,6 +126,7 @@ def test_headers_are_parsed_whatever_their_case_and_time_format() -> None:
     )
     assert headers.limit_type == "IP Address"
     assert (headers.limit_per_second, headers.limit_burst, headers.remaining) == (2, 30, 7)
+    assert headers.reset_at == pytest.approx(reset.timestamp())
     assert headers.reset_after == pytest.approx(0.75)
     assert headers.retry_after == pytest.approx(2.0)
     assert parse_rate_limit_headers({"retry-after": "1"}, wall).retry_after == 1.0
@@ -229,50 +138,79 @@ def test_limits_in_the_headers_replace_the_configured_ones() -> None:
     rl = limiter(clock)
     permit = rl.acquire()
     rl.observe(permit, RateLimitHeaders(limit_per_second=3, limit_burst=10))
-    assert rl.static_remaining == 2 and rl.burst_remaining == 10
+    assert rl.burst_remaining == 10
 
 
-class _BothClocks:
-    """The gateway's and the simulator's clocks moving together."""
+# --- whole runs against the simulator's limiter, through a far link -------------------------
 
-    def __init__(self) -> None:
-        self.gateway = ManualClock(monotonic_start=1000.0)
-        self._start = datetime(2025, 1, 1, tzinfo=UTC)
 
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=self.gateway.monotonic())
+class _ServerClock:
+    """The simulator's clock: the same monotonic time as ours, its wall clock `offset` ahead."""
+
+    def __init__(self, ours: ManualClock, offset: float) -> None:
+        self._ours = ours
+        self._offset = offset
 
     def monotonic(self) -> float:
-        return self.gateway.monotonic()
+        return self._ours.monotonic()
+
+    def now(self) -> datetime:
+        return START + timedelta(seconds=self._ours.monotonic() + self._offset)
 
     def time(self) -> float:
         return self.now().timestamp()
 
 
-def _drive_against_the_server(
+@dataclass
+class Run:
+    """What a run against the server came to."""
+
+    allowed: int
+    refused: int
+    per_minute: float
+    sent_before_first_answer: int
+    refused_after_first_answer: int
+
+
+def drive(
     *,
     minutes: float,
-    latency_ms: float,
-    in_flight: int,
-    seed: int,
-    tokenless_first: bool,
+    latency: float,
+    jitter: float = 0.3,
+    in_flight: int = 8,
+    seed: int = 1,
+    server_offset: float = 0.0,
+    wall_step: tuple[float, float] | None = None,
+    spent: bool = False,
     paced: bool = False,
-) -> tuple[int, int, float]:
+    tokenless_first: bool = False,
+) -> Run:
     """Send through the model as fast as it allows, with up to `in_flight` requests on the
-    wire, each reaching the simulator's rate limiter after its own random delay (so they can
-    overtake each other); return (allowed, refused, allowed per minute)."""
-    clocks = _BothClocks()
-    clock = clocks.gateway
-    server = ServerRateLimiter(SimulatorConfig(), clocks)
+    wire. Each reaches the simulator's rate limiter `latency` × (1 ± `jitter`) seconds after it
+    was sent and its answer comes back as long again (each drawn on its own, so requests
+    overtake each other). The server's wall clock is `server_offset` ahead; ours steps by
+    `wall_step[1]` seconds at `wall_step[0]` into the run (the limiter reads only the headers'
+    instants, so this reaches it only through `parse_rate_limit_headers`). `spent`: another
+    client emptied both pools just before the start."""
+    clock = ManualClock(START, monotonic_start=1000.0)
+    server = ServerRateLimiter(SimulatorConfig(), _ServerClock(clock, server_offset))
+    if spent:
+        for _ in range(40):
+            server.check("10.0.0.1", "token")
     rl = TwoPoolRateLimiter(RateLimitConfig(), clock)
     rng = random.Random(seed)
-    wall_offset = clocks.now().timestamp() - clock.monotonic()
     events: list[tuple[float, int, str, Any]] = []
     order = itertools.count()
-    on_wire = allowed = refused = 0
+    on_wire = allowed = refused = sent_before = refused_after = 0
+    answered = False
+    skew = 0.0
     first = True
     start = clock.monotonic()
     end = start + minutes * 60.0
+
+    def way() -> float:
+        return latency * (1 + rng.uniform(-jitter, jitter))
+
     while clock.monotonic() < end:
         while on_wire < in_flight and rl.delay(paced=paced) == 0.0:
             permit = rl.acquire(paced=paced)
@@ -280,76 +218,104 @@ def _drive_against_the_server(
             token = None if (first and tokenless_first) else "token"
             rl.mark_sent(permit, address_only=token is None)
             first = False
-            there = rng.uniform(0.2, 1.0) * latency_ms / 1000
-            back = rng.uniform(0.2, 1.0) * latency_ms / 1000
-            when = clock.monotonic() + there
-            heapq.heappush(events, (when, next(order), "arrive", (permit, token, back)))
+            sent_before += not answered
+            heapq.heappush(events, (clock.monotonic() + way(), next(order), "in", (permit, token)))
             on_wire += 1
         next_permit = (
             clock.monotonic() + rl.delay(paced=paced) if on_wire < in_flight else float("inf")
         )
-        next_event = events[0][0] if events else float("inf")
-        clock.advance_to(min(next_permit, next_event))
+        clock.advance_to(min(next_permit, events[0][0] if events else float("inf")))
+        if wall_step is not None and clock.monotonic() - start >= wall_step[0]:
+            skew += wall_step[1]
+            wall_step = None
         while events and events[0][0] <= clock.monotonic():
             _, _, kind, data = heapq.heappop(events)
-            if kind == "arrive":
-                permit, token, back = data
+            if kind == "in":
+                permit, token = data
                 decision = server.check("10.0.0.1", token)
-                when = clock.monotonic() + back
-                heapq.heappush(events, (when, next(order), "answer", (permit, decision)))
+                heapq.heappush(
+                    events, (clock.monotonic() + way(), next(order), "out", (permit, decision))
+                )
+                continue
+            permit, decision = data
+            on_wire -= 1
+            headers = parse_rate_limit_headers(decision.headers(), clock.time() + skew)
+            if decision.allowed:
+                allowed += 1
+                rl.observe(permit, headers)
             else:
-                permit, decision = data
-                on_wire -= 1
-                wall = clock.monotonic() + wall_offset
-                headers = parse_rate_limit_headers(decision.headers(), wall)
-                if decision.allowed:
-                    allowed += 1
-                    rl.observe(permit, headers)
-                else:
-                    refused += 1
-                    rl.on_rate_limited(headers, permit)
-    return allowed, refused, allowed / ((clock.monotonic() - start) / 60.0)
+                refused += 1
+                refused_after += answered
+                rl.on_rate_limited(headers, permit)
+            answered = True
+    return Run(
+        allowed,
+        refused,
+        allowed / ((clock.monotonic() - start) / 60.0),
+        sent_before,
+        refused_after,
+    )
 
 
-@pytest.mark.parametrize("latency_ms", [0.2, 3.0, 20.0])
-@pytest.mark.parametrize("in_flight", [1, 8])
-def test_against_the_servers_own_limiter_it_sustains_150_a_minute_without_a_429(
-    latency_ms: float, in_flight: int
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("latency", "least"),
+    # One way; measured (10 minutes, seeds 1-2): about 147, 147-148, 145-146, 136-139 a
+    # minute. (Short of the 98 % aimed at beyond 20 ms: see the README's benchmark.)
+    [(0.0002, 146.5), (0.02, 146.5), (0.1, 144.0), (0.3, 134.0)],
+)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_far_from_the_server_it_spends_the_limit_without_a_429(
+    latency: float, least: float, seed: int
 ) -> None:
-    """Ten simulated minutes against the simulator's rate limiter as the server: not one
-    request refused, and at least 98% of the 150 a minute the limits allow."""
-    _, refused, per_minute = _drive_against_the_server(
-        minutes=10, latency_ms=latency_ms, in_flight=in_flight, seed=3, tokenless_first=False
-    )
-    assert refused == 0
-    assert per_minute >= 0.98 * 150, per_minute
+    """Ten minutes at one-way latencies of 0.2 ms to 300 ms, each way ±30 %, eight requests
+    in flight: not one request refused, and the rate the model reaches at that distance."""
+    run = drive(minutes=10, latency=latency, seed=seed)
+    assert run.refused == 0
+    assert run.per_minute >= least, run.per_minute
 
 
-@pytest.mark.parametrize("latency_ms", [0.2, 3.0])
-def test_paced_low_priority_traffic_alone_still_uses_the_whole_limit(latency_ms: float) -> None:
-    """Holding points back for ship actions costs nothing when only low-priority calls are
-    waiting: the static pool's second point is used late in its window, and the burst points
-    kept back in the last seconds of theirs. (Thirty minutes, as the points of a burst window
-    still held back when a run stops are not counted.)"""
-    _, refused, per_minute = _drive_against_the_server(
-        minutes=30, latency_ms=latency_ms, in_flight=8, seed=5, tokenless_first=True, paced=True
-    )
-    assert refused == 0
-    assert per_minute >= 0.98 * 150, per_minute
+@pytest.mark.slow
+@pytest.mark.parametrize("offset", [5.0, -5.0])
+def test_a_server_clock_five_seconds_off_changes_nothing(offset: float) -> None:
+    run = drive(minutes=3, latency=0.1, server_offset=offset)
+    assert run.refused == 0
+    assert run.per_minute >= 144.0, run.per_minute
 
 
-@pytest.mark.parametrize("in_flight", [1, 8])
-def test_a_slow_link_costs_some_rate_but_still_no_429(in_flight: int) -> None:
-    """With up to 160 ms round trips the server's windows are placed less exactly (the model
-    errs late), so a few percent of the rate go; refusals still do not happen."""
-    _, refused, per_minute = _drive_against_the_server(
-        minutes=10, latency_ms=80.0, in_flight=in_flight, seed=3, tokenless_first=False
-    )
-    assert refused == 0
-    assert per_minute >= 0.93 * 150, per_minute
+@pytest.mark.slow
+@pytest.mark.parametrize("step", [2.0, -2.0, 1.0, -1.0])
+def test_our_wall_clock_stepping_changes_nothing(step: float) -> None:
+    run = drive(minutes=2, latency=0.1, wall_step=(30.0, step))
+    assert run.refused == 0
+    assert run.per_minute >= 144.0, run.per_minute
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 7])
+@pytest.mark.slow
+@pytest.mark.parametrize("latency", [0.02, 0.1, 0.3])
+def test_starting_on_spent_pools_costs_at_most_the_probe(latency: float) -> None:
+    """Another client emptied both pools: one request goes before the first answer, it is
+    the only one refused, and nothing after it."""
+    run = drive(minutes=2, latency=latency, spent=True)
+    assert run.sent_before_first_answer == 1
+    assert run.refused <= 1 and run.refused_after_first_answer == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("latency", "share"), [(0.0002, 0.98), (0.02, 0.98), (0.1, 0.96)])
+def test_background_reads_alone_spend_the_points_kept_for_ship_actions(
+    latency: float, share: float
+) -> None:
+    """Paced calls leave most of the burst pool to ship actions until its last seconds; with
+    no ship action coming, they still spend it: 98 % of 150 a minute nearby (96 % at 100 ms
+    one way, where the reserve's release is late by a round trip)."""
+    run = drive(minutes=10, latency=latency, paced=True)
+    assert run.refused == 0
+    assert run.per_minute >= share * 150, run.per_minute
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("in_flight", [1, 2, 8])
 def test_a_request_counted_only_on_the_address_does_not_lead_to_429s(
     seed: int, in_flight: int
@@ -357,19 +323,19 @@ def test_a_request_counted_only_on_the_address_does_not_lead_to_429s(
     """Registering an agent spends a point of the address's pools but not the account's, so
     the server's two keys could open their windows at different times (the headers report
     only the tighter one); the model keeps them together."""
-    _, refused, per_minute = _drive_against_the_server(
-        minutes=4, latency_ms=20.0, in_flight=in_flight, seed=seed, tokenless_first=True
-    )
-    assert refused == 0
-    assert per_minute >= 0.98 * 150, per_minute
+    run = drive(minutes=4, latency=0.02, in_flight=in_flight, seed=seed, tokenless_first=True)
+    assert run.refused == 0
+    assert run.per_minute >= 0.96 * 150, run.per_minute
 
 
 def test_utilisation_is_the_last_minutes_requests_over_the_sustained_maximum() -> None:
     clock = ManualClock(monotonic_start=1000.0)
     rl = limiter(clock)
     for _ in range(30):
-        take(rl)
-        clock.advance(rl.delay())
+        permit = rl.acquire()
+        assert permit is not None
+        rl.mark_sent(permit)
+        rl.observe(permit, answer(31, 0.99, clock))
     assert rl.utilisation() == pytest.approx(30 / 150)
     clock.advance(61)
     assert rl.utilisation() == 0.0
