@@ -79,6 +79,9 @@ class FleetServices:
     on_fenced: Callable[[str], None]
     # Each step is a span, so the gateway's spans and the events continue the step's trace.
     tracer: Tracer = field(default_factory=lambda: trace.get_tracer("flotilla.dispatcher"))
+    # False when no span goes anywhere (no exporter configured): steps then make no span, which
+    # costs a fair share of a step's CPU; calls and events carry no trace context either.
+    tracing: bool = True
     # Ships loading their state at once: a node taking thousands of ships together loads them
     # a few at a time, so the event loop keeps renewing leases and driving the ships already
     # loaded instead of queueing thousands of reads at once.
@@ -262,6 +265,8 @@ class ShipRunner:
             self.control.flush()
 
     async def _step(self) -> float | None:
+        if not self._services.tracing:
+            return await self._traced_step()
         attributes: dict[str, str | int] = {
             SpanAttr.SHIP: self.symbol,
             SpanAttr.BEHAVIOUR: self.behaviour.name,

@@ -135,6 +135,7 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
         load_snapshot=_snapshot_reader(js),  # type: ignore[arg-type]
         on_fenced=lambda ship: holder[0].kill(ship) if holder else None,
         tracer=ctx.tracer,
+        tracing=bool(settings.otel_exporter_otlp_endpoint),
     )
     ownership = Ownership(
         node=node,

@@ -70,16 +70,20 @@ class LeaseSection(Section):
     """Per-ship leases: how long one lasts, how often it is renewed, how early a node stops."""
 
     ttl_seconds: int = Field(
-        default=8,
+        default=10,
         ge=2,
         le=3600,
         description="whole seconds after its last renewal that the server expires a ship's lease",
     )
     renew_interval_seconds: float = Field(
-        default=2.5, gt=0, description="how often a node renews all the leases it holds, batched"
+        # Each renewal of each lease costs the node CPU even when its ships are idle: renew as
+        # seldom as the rule below allows with a retry to spare.
+        default=3.5,
+        gt=0,
+        description="how often a node renews all the leases it holds, batched",
     )
     safety_margin_seconds: float = Field(
-        default=1.5,
+        default=2.0,
         gt=0,
         description="a node stops driving a ship this long before its lease could lapse",
     )
