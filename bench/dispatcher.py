@@ -414,7 +414,7 @@ def gateway(work: Path, nats_url: str, api: str) -> Iterator[Process]:
         "1000000",
         "--rate-limit-burst",
         "0",
-        "--rate-limit-pace-fraction",
+        "--rate-limit-burst-reserve",
         "0",
         "--http-max-in-flight",
         "64",

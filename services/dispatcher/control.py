@@ -111,14 +111,15 @@ class ShipControl:
             self.server_clock.observe(server_instant, self.clock.time())
 
     def _learn_from_cooldown(self, cooldown: models.Cooldown) -> None:
-        # The cooldown began when the server handled the call: `expiration - totalSeconds` on
-        # the real game. A universe that runs faster than real time (the simulator's time
-        # scale) reports the game length in `totalSeconds` but the real time left in
-        # `remainingSeconds` (rounded up); either way `expiration` less the shorter of the two
-        # is no later than the server's "now", and the tighter of the two lower bounds.
-        lengths = [s for s in (cooldown.total_seconds, cooldown.remaining_seconds) if s > 0]
-        if cooldown.expiration is not None and lengths:
-            self._learn_server_time(cooldown.expiration - timedelta(seconds=min(lengths)))
+        # The cooldown began when the server handled the call, `remainingSeconds` (the real
+        # time left, rounded up) before `expiration`, or earlier: `expiration` less it is no
+        # later than the server's "now". `totalSeconds` is the game length: the same on the
+        # real game, but under the simulator's time scale longer (faster universe) or shorter
+        # (slower) than the real time; shorter would date the call too late and wake ships
+        # before their cooldown is over. It is the fallback when nothing is left.
+        length = cooldown.remaining_seconds or cooldown.total_seconds
+        if cooldown.expiration is not None and length > 0:
+            self._learn_server_time(cooldown.expiration - timedelta(seconds=length))
 
     # --- events ------------------------------------------------------------------------------
 

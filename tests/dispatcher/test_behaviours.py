@@ -524,3 +524,21 @@ def test_the_server_clock_learns_from_a_cooldown_under_a_time_scale(bench: Any) 
     ship._learn_from_cooldown(scaled)
     assert -1.0 <= ship.server_clock.offset() <= 0.0  # not 20 minutes behind
     assert ship.local(scaled.expiration) <= bench.clock.monotonic() + 4
+
+
+def test_the_server_clock_is_never_ahead_under_a_slower_time_scale(bench: Any) -> None:
+    """A slower universe (time scale below 1) reports a game length shorter than the real
+    cooldown: dating the call from it would put the server's "now" ahead of the truth and
+    wake the ship before its cooldown is over (a 4000 on every extraction)."""
+    bench.game.add_ship("M-1")
+    ship = bench.control("M-1")
+    now = bench.clock.now()
+    slowed = models.Cooldown(
+        ship_symbol="M-1",
+        total_seconds=70,
+        remaining_seconds=74,  # 70 game seconds at a time scale of 0.95
+        expiration=now + timedelta(seconds=73.7),
+    )
+    ship._learn_from_cooldown(slowed)
+    assert ship.server_clock.offset() <= 0.0  # never ahead of the server
+    assert ship.local(slowed.expiration) >= bench.clock.monotonic() + 73.7
