@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 
@@ -144,9 +145,12 @@ class Ownership:
             return
         runner = ShipRunner(lease, self.assignments.get(lease.ship), self.services)
         self.runners[lease.ship] = runner
-        runner.start().add_done_callback(lambda _task, ship=lease.ship: self._ended.add(ship))
+        runner.start().add_done_callback(functools.partial(self._task_ended, lease.ship))
         for listener in self.on_started:
             listener(runner)
+
+    def _task_ended(self, ship: str, _task: asyncio.Task[None]) -> None:
+        self._ended.add(ship)
 
     def _reap(self) -> None:
         """Forget tasks that ended by themselves (lease expired, fenced) and their leases."""
