@@ -166,6 +166,13 @@ async def test_an_oversaturating_plan_parks_ships_until_the_top_class_is_served_
             240,
             "every ship unparked and purchases resumed",
         )
-        logged = await stack.conductor.decisions(kind="saturation", limit=500)
-        actions = [d.figures.get("action") for d in reversed(logged)]
-        assert "unpark" in actions and actions[-1] == "resume_purchases", actions
+        # The decisions are stored just after they are applied: wait for the store to have them.
+        actions: list[Any] = []
+
+        async def stored() -> bool:
+            logged = await stack.conductor.decisions(kind="saturation", limit=500)
+            actions[:] = [d.figures.get("action") for d in reversed(logged)]
+            return bool(actions) and actions[-1] == "resume_purchases"
+
+        await eventually(stored, 30, "the unpark and the resumption stored")
+        assert "unpark" in actions, actions
