@@ -140,6 +140,14 @@ async def test_the_plan_page_shows_desired_vs_actual_and_applies_an_edit(
 ) -> None:
     page = await _open(browser, dashboard.url + "/plan")
     await page.locator('tr[data-role="probes"]').wait_for()
+
+    async def both_roles_filled() -> bool:
+        # The page updates live: the conductor may assign a role's ship just after it loads.
+        return await _role_cells(page, "mines") == ("1", "1") and await _role_cells(
+            page, "probes"
+        ) == ("1", "1")
+
+    await eventually(both_roles_filled, 60, "desired vs actual 1/1 for both roles")
     assert await _role_cells(page, "mines") == ("1", "1")
     assert await _role_cells(page, "probes") == ("1", "1")
     # A dry run of an edit: one more probe would be bought.
