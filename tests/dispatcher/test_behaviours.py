@@ -509,19 +509,25 @@ async def test_a_sale_refused_as_not_docked_is_retried_not_abandoned(
     assert "jettison" not in game.calls_of("T-1")
 
 
+def _learn_cooldown(bench: Any, total: int, remaining: int, left: float) -> tuple[Any, Any]:
+    """A fresh ship's control after it learnt a cooldown of `total` game seconds, with
+    `remaining` reported and `left` real seconds to its expiration; and the cooldown."""
+    bench.game.add_ship("M-1")
+    ship = bench.control("M-1")
+    cooldown = models.Cooldown(
+        ship_symbol="M-1",
+        total_seconds=total,
+        remaining_seconds=remaining,
+        expiration=bench.clock.now() + timedelta(seconds=left),
+    )
+    ship._learn_from_cooldown(cooldown)
+    return ship, cooldown
+
+
 def test_the_server_clock_learns_from_a_cooldown_under_a_time_scale(bench: Any) -> None:
     """A faster universe (the simulator's time scale) reports a cooldown's game length in
     totalSeconds and the real time left in remainingSeconds: the real one dates the call."""
-    bench.game.add_ship("M-1")
-    ship = bench.control("M-1")
-    now = bench.clock.now()
-    scaled = models.Cooldown(
-        ship_symbol="M-1",
-        total_seconds=1200,
-        remaining_seconds=3,
-        expiration=now + timedelta(seconds=3),
-    )
-    ship._learn_from_cooldown(scaled)
+    ship, scaled = _learn_cooldown(bench, total=1200, remaining=3, left=3)
     assert -1.0 <= ship.server_clock.offset() <= 0.0  # not 20 minutes behind
     assert ship.local(scaled.expiration) <= bench.clock.monotonic() + 4
 
@@ -530,15 +536,7 @@ def test_the_server_clock_is_never_ahead_under_a_slower_time_scale(bench: Any) -
     """A slower universe (time scale below 1) reports a game length shorter than the real
     cooldown: dating the call from it would put the server's "now" ahead of the truth and
     wake the ship before its cooldown is over (a 4000 on every extraction)."""
-    bench.game.add_ship("M-1")
-    ship = bench.control("M-1")
-    now = bench.clock.now()
-    slowed = models.Cooldown(
-        ship_symbol="M-1",
-        total_seconds=70,
-        remaining_seconds=74,  # 70 game seconds at a time scale of 0.95
-        expiration=now + timedelta(seconds=73.7),
-    )
-    ship._learn_from_cooldown(slowed)
+    # 70 game seconds at a time scale of 0.95.
+    ship, slowed = _learn_cooldown(bench, total=70, remaining=74, left=73.7)
     assert ship.server_clock.offset() <= 0.0  # never ahead of the server
     assert ship.local(slowed.expiration) >= bench.clock.monotonic() + 73.7
