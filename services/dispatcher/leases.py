@@ -2,8 +2,10 @@
 
 - **Acquire**: a KV create (publish with `Nats-Expected-Last-Subject-Sequence`: the key's last
   revision must be 0, or a tombstone's), so exactly one node can hold a ship.
-- **Renew**: a compare-and-set on the revision the holder last wrote. All of a node's leases are
-  renewed in one pipelined batch per interval (one acknowledgement wait for all of them).
+- **Renew**: a compare-and-set on the revision the holder last wrote. A node's leases are
+  renewed in `RENEWAL_SLICES` pipelined batches spread over the interval (a lease's slice comes
+  from its token), each with one acknowledgement wait: at ten thousand leases one batch of all
+  of them held the node's loop for a quarter of a second, ships that became ready waiting.
 - **Expire**: every write carries a per-message TTL (`Nats-TTL`, whole seconds; the bucket
   allows it), so the NATS server removes a lease that was not renewed in time, and writes a
   delete marker that watchers see. Nothing ever needs a manual reset.
@@ -55,6 +57,8 @@ __all__ = ["Lease", "LeaseTable", "lease_subject", "leases_epoch"]
 log = logging.getLogger("dispatcher.leases")
 
 STREAM = f"KV_{names.LEASES_BUCKET}"
+# The renew interval is cut into this many slices; each renews the leases of its slice.
+RENEWAL_SLICES = 16
 
 
 def lease_subject(ship: str) -> str:
@@ -101,6 +105,9 @@ class LeaseTable:
         self.margin = safety_margin_seconds
         self._clock = clock
         self.held: dict[str, Lease] = {}
+        # The leases of each renewal slice, by ship (an entry whose lease is no longer held
+        # is dropped when its slice is next renewed).
+        self._slices: list[dict[str, Lease]] = [{} for _ in range(RENEWAL_SLICES)]
 
     def _headers(self, last: int) -> dict[str, str]:
         return {EXPECTED_LAST: str(last), TTL_HEADER: f"{self.ttl_seconds}s"}
@@ -177,14 +184,31 @@ class LeaseTable:
             ship, revision, revision, self._valid_until(sent), fence, value.SerializeToString()
         )
         self.held[ship] = lease
+        self._slices[revision % RENEWAL_SLICES][ship] = lease
         return lease
 
+    def due(self, slice_: int | None = None) -> list[Lease]:
+        """The held leases to renew: all of them, or those of slice `slice_`."""
+        if slice_ is None:
+            return [lease for lease in self.held.values() if not lease.lost]
+        bucket = self._slices[slice_]
+        leases: list[Lease] = []
+        for ship, lease in list(bucket.items()):
+            if not lease.lost and self.held.get(ship) is lease:
+                leases.append(lease)
+            else:
+                del bucket[ship]
+        return leases
+
     async def renew_all(self) -> list[Lease]:
-        """Renew every held lease in one batch; return the leases found lost (someone else's
-        write came between, or the lease lapsed) or past their local deadline. A write that
-        merely got no answer leaves its lease as it was: usable until its local deadline, and
-        retried by the next batch."""
-        leases = [lease for lease in self.held.values() if not lease.lost]
+        """Renew every held lease in one batch (see `renew`)."""
+        return await self.renew(self.due())
+
+    async def renew(self, leases: list[Lease]) -> list[Lease]:
+        """Renew `leases` in one batch; return those found lost (someone else's write came
+        between, or the lease lapsed) or past their local deadline. A write that merely got no
+        answer leaves its lease as it was: usable until its local deadline (every call checks
+        it), and retried by its slice's next batch."""
         if not leases:
             return []
         sent = self._clock.monotonic()
@@ -215,7 +239,7 @@ class LeaseTable:
         for lease in lost:
             lease.lost = True
             self.held.pop(lease.ship, None)
-        return lost + self.overdue()
+        return lost + self.overdue(leases)
 
     async def _renew_moved(self, moved: list[tuple[Lease, int]]) -> list[Lease]:
         """Renew leases whose revision moved on since this node last heard of it; return those
@@ -255,11 +279,16 @@ class LeaseTable:
                 lost.append(lease)
         return lost
 
-    def overdue(self) -> list[Lease]:
-        """Leases whose local deadline has passed without a renewal: drop them (the ship must
-        not be driven any more) and return them."""
+    def overdue(self, leases: list[Lease] | None = None) -> list[Lease]:
+        """Held leases (of `leases`, else all) whose local deadline has passed without a
+        renewal: drop them (the ship must not be driven any more) and return them."""
         now = self._clock.monotonic()
-        late = [lease for lease in self.held.values() if not lease.usable(now)]
+        candidates = self.held.values() if leases is None else leases
+        late = [
+            lease
+            for lease in candidates
+            if not lease.usable(now) and self.held.get(lease.ship) is lease
+        ]
         for lease in late:
             lease.lost = True
             self.held.pop(lease.ship, None)

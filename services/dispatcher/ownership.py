@@ -10,9 +10,9 @@ node. Reconciling (on every change of membership or assignments, and every
 - a ship this node drives but should not any more: its task finishes its current step, then the
   lease is released, so the new owner takes it within one acquire interval.
 
-Independently, all held leases are renewed in one batch every `renew_interval`; a lease found
-lost, or past its local deadline, has its task cancelled at once: the node stops driving the
-ship before the server can let the lease lapse.
+Independently, every held lease is renewed once every `renew_interval`, in slices spread over
+it (see `leases`); a lease found lost, or past its local deadline, has its task cancelled at
+once: the node stops driving the ship before the server can let the lease lapse.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 from collections.abc import Callable
 
 from dispatcher.assignments import Assignment, AssignmentBook
-from dispatcher.heap import SETTLE_AFTER_STARTS, settle_heap
-from dispatcher.leases import Lease, LeaseTable
+from dispatcher.leases import RENEWAL_SLICES, Lease, LeaseTable
 from dispatcher.membership import Membership
 from dispatcher.metrics import DispatcherMetrics
 from dispatcher.rendezvous import owner
@@ -74,7 +74,6 @@ class Ownership:
         # ship and node) only when membership changes, per ship when an assignment does.
         self._desired: set[str] = set()
         self._recompute = True
-        self._heap_settled = False
         membership.on_change(self._membership_changed)
         assignments.on_change(self._assignment_changed)
 
@@ -125,18 +124,7 @@ class Ownership:
                 self.metrics.leases.labels("acquired").inc()
                 self._start(lease)
         self.metrics.ships_owned.set(len(self.runners))
-        self._settle_heap_once()
         self.reconciled.set()
-
-    def _settle_heap_once(self) -> None:
-        """Once the node first drives a large fleet and every ship of it has loaded its state,
-        settle the heap (see `dispatcher.heap`): once, since the pause it costs grows with the
-        heap."""
-        if self._heap_settled or len(self.runners) < SETTLE_AFTER_STARTS:
-            return
-        if all(runner.loaded for runner in self.runners.values()):
-            self._heap_settled = True
-            settle_heap()
 
     def _start(self, lease: Lease) -> None:
         if self.membership.draining or lease.ship not in self.assignments.assignments:
@@ -231,23 +219,30 @@ class Ownership:
                 await asyncio.wait_for(self._changed.wait(), self.acquire_interval)
 
     async def run_renewals(self, stopping: asyncio.Event) -> None:
-        """Renew every held lease each renew interval; stop the ships of lost ones."""
-        while not stopping.is_set():
+        """Renew every held lease each renew interval, a slice at a time spread over it (on a
+        fixed beat: a slow batch delays the next, it does not shift them all); stop the ships
+        of lost ones."""
+        loop = asyncio.get_running_loop()
+        beat = self.renew_interval / RENEWAL_SLICES
+        due = loop.time()
+        for slice_ in itertools.cycle(range(RENEWAL_SLICES)):
+            due += beat
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self.renew_interval)
+                await asyncio.wait_for(stopping.wait(), max(0.0, due - loop.time()))
             if stopping.is_set():
                 return
-            await self.renew_once()
+            due = max(due, loop.time() - beat)  # far behind: catch up, not burst
+            await self.renew_once(slice_)
 
-    async def renew_once(self) -> None:
-        """One renewal batch."""
-        count = sum(1 for lease in self.leases.held.values() if not lease.lost)
+    async def renew_once(self, slice_: int | None = None) -> None:
+        """One renewal batch: every held lease, or those of one slice."""
+        due = self.leases.due(slice_)
         try:
-            lost = await self.leases.renew_all()
+            lost = await self.leases.renew(due)
         except Exception:
             log.exception("lease renewal failed")
             lost = self.leases.overdue()
-        self.metrics.leases.labels("renewed").inc(max(0, count - len(lost)))
+        self.metrics.leases.labels("renewed").inc(max(0, len(due) - len(lost)))
         for lease in lost:
             log.warning("%s: lease lost", lease.ship)
             self.metrics.leases.labels("lost").inc()

@@ -19,6 +19,7 @@ from nats.js import JetStreamContext
 from dispatcher.assignments import AssignmentBook
 from dispatcher.behaviours import BEHAVIOURS
 from dispatcher.events import EventPublisher
+from dispatcher.heap import HeapKeeper
 from dispatcher.leases import LeaseTable, leases_epoch
 from dispatcher.membership import Membership
 from dispatcher.metrics import DispatcherMetrics
@@ -180,6 +181,7 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
         asyncio.create_task(assignments.run(stop_watchers), name="assignments"),
         asyncio.create_task(world.run(stop_watchers), name="world-view"),
     ]
+    heap = HeapKeeper(settings.ships.heap_resettle_seconds)
     loops: list[asyncio.Task[None]] = []
     try:
         synced = asyncio.gather(
@@ -203,9 +205,11 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
                 stopping=ctx.stopping,
             )
         if not ctx.stopping.is_set():
+            heap.start()
             loops = [
                 asyncio.create_task(ownership.run_reconcile(stop_loops), name="reconcile"),
                 asyncio.create_task(ownership.run_renewals(stop_loops), name="renewals"),
+                asyncio.create_task(heap.run(stop_loops), name="heap"),
             ]
             log.info("dispatcher node %s serving", node)
             await stop_wait
@@ -219,6 +223,7 @@ async def run(ctx: ServiceContext[DispatcherSettings, DispatcherMetrics]) -> Non
         # The loops end after the batch in flight (a batch cut short would leave writes whose
         # acknowledgements nobody reads).
         stop_loops.set()
+        heap.stop()
         for task in loops:
             try:
                 await asyncio.wait_for(task, _FLUSH_SECONDS)

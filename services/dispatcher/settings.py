@@ -80,7 +80,7 @@ class LeaseSection(Section):
         # seldom as the rule below allows with a retry to spare.
         default=3.5,
         gt=0,
-        description="how often a node renews all the leases it holds, batched",
+        description="how often a node renews each lease it holds (in batches spread over it)",
     )
     safety_margin_seconds: float = Field(
         default=2.0,
@@ -125,6 +125,13 @@ class ShipSection(Section):
         default=5.0,
         gt=0,
         description="how long a ship's current step may take to finish when it is handed over",
+    )
+    heap_resettle_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="how often the node collects its whole heap, frozen objects included (a"
+        " pause that grows with the heap, a few tenths of a second at 10,000 ships; in between,"
+        " full collections walk only what survived the last one)",
     )
 
 

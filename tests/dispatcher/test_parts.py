@@ -191,12 +191,79 @@ def test_settling_the_heap_collects_then_freezes_what_is_alive() -> None:
     gone = weakref.ref(garbage)
     del garbage
     try:
-        frozen = settle_heap()
-        assert gone() is None  # collected first
+        collected, frozen = settle_heap()
+        assert gone() is None and collected >= 1  # collected first
         assert frozen == gc.get_freeze_count() > 0
         # What is alive sits in the permanent generation: later collections do not walk it.
         assert not any(o is kept for o in gc.get_objects())
         gc.collect()
         assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+
+
+def test_the_heap_keeper_freezes_what_survives_each_full_collection_and_settles_the_rest() -> None:
+    import gc
+    import weakref
+
+    from dispatcher.heap import HeapKeeper, settle_heap
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    keeper = HeapKeeper(resettle_seconds=60.0)
+    gc.unfreeze()
+    keeper.start()
+    try:
+        survivor = Node()
+        garbage = Node()
+        gone = weakref.ref(garbage)
+        del garbage
+        gc.collect(1)  # not a full collection: nothing is frozen
+        assert keeper.freezes == 0 and any(o is survivor for o in gc.get_objects())
+        gc.collect()  # a full one: the garbage is collected, what survived it is frozen
+        assert gone() is None and keeper.freezes == 1
+        assert not any(o is survivor for o in gc.get_objects())
+        # A frozen cycle that becomes garbage later waits for the next settle.
+        later = weakref.ref(survivor)
+        del survivor
+        gc.collect()
+        assert later() is not None
+        settle_heap()
+        assert later() is None
+        keeper.stop()
+        gc.unfreeze()
+        gc.collect()
+        assert keeper.freezes == 3 and gc.get_freeze_count() == 0  # stopped: no more freezes
+    finally:
+        keeper.stop()
+        gc.unfreeze()
+
+
+async def test_the_heap_keeper_settles_the_heap_every_interval_until_stopped() -> None:
+    import asyncio
+    import gc
+    import weakref
+
+    from dispatcher.heap import HeapKeeper
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    frozen_cycle = Node()
+    gc.freeze()  # as if it had survived a full collection while the keeper ran
+    try:
+        later = weakref.ref(frozen_cycle)
+        del frozen_cycle
+        keeper = HeapKeeper(resettle_seconds=0.05)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(keeper.run(stopping))
+        async with asyncio.timeout(10):
+            while later() is not None:  # only a settle collects a frozen cycle
+                await asyncio.sleep(0.01)
+        stopping.set()
+        await asyncio.wait_for(task, 5)
     finally:
         gc.unfreeze()
