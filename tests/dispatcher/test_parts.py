@@ -255,14 +255,14 @@ async def test_the_heap_keeper_settles_the_heap_every_interval_until_stopped() -
     frozen_cycle = Node()
     gc.freeze()  # as if it had survived a full collection while the keeper ran
     try:
-        later = weakref.ref(frozen_cycle)
+        collected = asyncio.Event()  # only a settle collects a frozen cycle
+        later = weakref.ref(frozen_cycle, lambda _: collected.set())
         del frozen_cycle
         keeper = HeapKeeper(resettle_seconds=0.05)
         stopping = asyncio.Event()
         task = asyncio.create_task(keeper.run(stopping))
-        async with asyncio.timeout(10):
-            while later() is not None:  # only a settle collects a frozen cycle
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(collected.wait(), 10)
+        assert later() is None
         stopping.set()
         await asyncio.wait_for(task, 5)
     finally:
