@@ -13,7 +13,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from dispatcher.kvops import EXPECTED_LAST, TTL_HEADER
-from dispatcher.leases import LeaseTable, lease_subject, leases_epoch
+from dispatcher.leases import RENEWAL_SLICES, LeaseTable, lease_subject, leases_epoch
 from dispatcher.pipeline import Pipeline
 from flotilla.clock import SystemClock
 from flotilla.topology import ensure_topology
@@ -87,3 +87,26 @@ async def test_another_nodes_write_in_between_loses_the_lease(
     assert leases.held["SHIP-2"] is other and not other.lost  # the batch's others renew
     last = await js.get_last_msg("KV_flotilla_leases", lease_subject("SHIP-1"))
     assert ShipLease.FromString(last.data or b"").node == "V"  # left alone
+
+
+async def test_the_renewal_slices_cover_every_held_lease_once(
+    table: tuple[JetStreamContext, LeaseTable],
+) -> None:
+    _, leases = table
+    ships = [f"SLICE-{n}" for n in range(40)]
+    taken = await leases.acquire(ships)
+    assert len(taken) == 40
+    slices = [leases.due(k) for k in range(RENEWAL_SLICES)]
+    assert sorted(lease.ship for part in slices for lease in part) == sorted(ships)
+    assert sum(1 for part in slices if part) > 1  # spread, not one batch
+
+    # A slice's batch renews its leases alone; a released ship leaves its slice.
+    part = next(p for p in slices if len(p) >= 2)
+    before = {lease.ship: lease.revision for lease in leases.held.values()}
+    assert await leases.renew(part) == []
+    renewed = {lease.ship for lease in leases.held.values() if lease.revision != before[lease.ship]}
+    assert renewed == {lease.ship for lease in part}
+    assert await leases.release([part[0].ship]) == 1
+    slice_ = part[0].token % RENEWAL_SLICES
+    assert part[0].ship not in {lease.ship for lease in leases.due(slice_)}
+    assert len(leases.due(slice_)) == len(part) - 1
