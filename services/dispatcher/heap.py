@@ -60,9 +60,11 @@ class HeapKeeper:
             gc.callbacks.append(self._after_collection)
 
     def stop(self) -> None:
-        """Stop freezing (what is frozen stays frozen until a settle)."""
+        """Stop freezing, and hand what is frozen back to the collector (the next full
+        collection walks it all once: the node is stopping)."""
         with contextlib.suppress(ValueError):
             gc.callbacks.remove(self._after_collection)
+        gc.unfreeze()
 
     def _after_collection(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "stop" and info.get("generation") == 2:

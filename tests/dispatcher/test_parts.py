@@ -232,10 +232,10 @@ def test_the_heap_keeper_freezes_what_survives_each_full_collection_and_settles_
         assert later() is not None
         settle_heap()
         assert later() is None
-        keeper.stop()
-        gc.unfreeze()
+        keeper.stop()  # hands the frozen objects back, and freezes no more
+        assert gc.get_freeze_count() == 0
         gc.collect()
-        assert keeper.freezes == 3 and gc.get_freeze_count() == 0  # stopped: no more freezes
+        assert keeper.freezes == 3 and gc.get_freeze_count() == 0
     finally:
         keeper.stop()
         gc.unfreeze()
