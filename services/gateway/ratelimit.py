@@ -73,7 +73,7 @@ class RateLimitConfig(Section):
         default=4,
         ge=0,
         description="burst points kept to absorb a request that reaches the server a little "
-        "early; spent only in the burst window's last static window",
+        "early; spent in the last static period before the burst pool refills",
     )
     # Burst points paced calls leave to ship actions, until the last seconds of the burst
     # window, when they may take what is left (so that nothing is wasted).
@@ -253,9 +253,13 @@ class ArrivalEstimate:
 
     @property
     def aim(self) -> float:
-        """`low`, less its likely excess over the smallest A (the fewer windows seen, the
-        more): what the next window's first requests are planned with."""
-        excess = min(0.01, self.spread / max(1, len(self._windows)))
+        """`low`, less its likely excess over the smallest A: what the next window's first
+        requests are planned with. The smallest of k openers spread over `spread` lies about
+        spread / (k + 1) above the smallest possible, so the first windows, seen from a few
+        openers only, are aimed well early: an early arrival costs a burst point, while a
+        window opened late costs its lateness, and once the burst pool is empty every window
+        is planned cautiously, which costs far more."""
+        excess = self.spread / (len(self._windows) + 1)
         return max(self.sure, self.low - excess)
 
     @property
@@ -295,6 +299,9 @@ class Permit:
     sent_at: float | None = field(default=None)
     probe: bool = field(default=False)
     address_only: bool = field(default=False)
+    # A static point: planned to arrive in a static window, it may still arrive before it
+    # (the estimate, even the cautious one, is no sure bound) and take a burst point.
+    may_arrive_early: bool = field(default=False)
 
 
 class TwoPoolRateLimiter:
@@ -312,12 +319,17 @@ class TwoPoolRateLimiter:
       static limit of them open and fill it. Its end is then bounded by the latest they can
       arrive, until their answers say exactly.
     * *Burst pool.* Any other request takes a burst point. `burst_buffer` points are kept for
-      requests that arrive early (they find the static pool empty), and released only in the
-      burst window's last static window, when an early arrival would find a refilled pool.
-      With fewer points than that, the next window's requests are planned with the sure bound
-      of A instead, so that none can arrive early. The burst window refills on the model when
-      a request surely arrives after the latest instant the server's can end; the answers'
-      `remaining` correct the count both ways.
+      requests that arrive early (they find the static pool empty) until the last static
+      period in which a burst point can still reach the server before its pool refills; then
+      they are spent but for one per static request still on the wire, and the windows until
+      the refill are planned cautiously. With no point left, the next window's requests are
+      planned cautiously too, so that none arrives early. The last burst point must arrive
+      before the earliest the server's burst window can end: the previous window's exact end
+      (the reset of a request counted just before its refill) plus the burst period, or, not
+      knowing it, well before the latest end the answers allow. The burst window refills on
+      the model when a request surely arrives after that latest end; the answers' `remaining`
+      correct the count both ways, counting only what surely happened after the answered
+      request (answers overtake each other).
     * *Pacing.* Fleet and background calls (`paced=True`) leave `burst_reserve` burst points
       to ship actions until the last `reserve_release_seconds` of the burst window.
     * *429.* Everything pauses until `retry-after` from the answer (that bounds the server's
@@ -347,12 +359,24 @@ class TwoPoolRateLimiter:
         self._burst_generation = 0
         self._burst_end_hi: float | None = None  # refills no later than this (server clock)
         self._burst_end_guess: float | None = None  # our estimate of its end (server clock)
+        # Its end exactly, once an answer reported it (the reset of a request counted in its
+        # last static window); and the earliest it can end: the previous window's exact end
+        # plus the burst period (a window opens only after the one before it has ended).
+        self._burst_end_exact: float | None = None
+        self._burst_end_floor: float | None = None
+        # Before this no reset can be the current burst window's end, even without an exact
+        # end of the one before (from the latest that one could end, less a static period
+        # and the spread): a reset earlier than it is some static window's end.
+        self._burst_end_min = -math.inf
         self._burst_hold_until = -math.inf  # no burst point arriving before this (server)
         # After the model refills its burst pool, few burst points go until an answer shows
         # what the server's pool holds (ours may have been opened by requests booked before).
         self._burst_confirmed = True
         self._outstanding: dict[int, Permit] = {}
         self._sent: deque[float] = deque()  # send times in the last minute, for utilisation
+        # When recent permits stopped being outstanding (answered, or settled unanswered): a
+        # request answered after another was sent may have reached the server after it.
+        self._done: deque[float] = deque(maxlen=512)
         self.rate_limited = 0  # 429s seen
         self.corrections = 0  # times `remaining` made the model spend points it had not
 
@@ -440,6 +464,7 @@ class TwoPoolRateLimiter:
             static_generation=self._static_generation,
             burst_generation=self._burst_generation,
             probe=kind == "probe",
+            may_arrive_early=kind in ("open", "static") and not self._cautious(now),
         )
         self._outstanding[seq] = permit
         return permit
@@ -470,6 +495,12 @@ class TwoPoolRateLimiter:
         if now + self._estimate.sure >= self._burst_end_hi:
             self._burst_left = self._burst_limit
             self._burst_generation += 1
+            exact = self._burst_end_exact
+            period = self.config.burst_period_seconds
+            self._burst_end_floor = None if exact is None else exact + period
+            earliest = self._burst_end_hi - 2 * self.config.static_period_seconds
+            self._burst_end_min = (exact if exact is not None else earliest) + period - 0.002
+            self._burst_end_exact = None
             self._burst_end_hi = None
             self._burst_end_guess = None
             self._burst_confirmed = False
@@ -486,7 +517,7 @@ class TwoPoolRateLimiter:
         est = self._estimate
         margin = self.config.margin_seconds
         low = est.aim
-        if self._burst_left <= 0:
+        if self._cautious(now):
             # Nothing would absorb an early arrival: plan the next window's requests to
             # arrive well after it ends.
             low = est.cautious
@@ -544,10 +575,33 @@ class TwoPoolRateLimiter:
         the window open arrived up to a static period before the end of its static window, and
         the window may have opened a little before that; the model sends no burst point that
         could arrive that close to the bound, so none is booked in the wrong window."""
+        last = self._burst_last_arrival()
+        return last is None or now + high < last
+
+    def _burst_last_arrival(self) -> float | None:
+        """The latest a burst point may arrive (server clock) to be surely counted in the
+        model's burst window: well before the latest end the answers allow, or just before the
+        earliest end the previous window's exact end allows (None: no window open)."""
         if self._burst_end_hi is None:
-            return True
+            return None
         slack = self.config.static_period_seconds + 2 * self._estimate.spread + 0.005
-        return now + high < self._burst_end_hi - slack
+        last = self._burst_end_hi - slack
+        if self._burst_end_floor is not None:
+            last = max(last, min(self._burst_end_floor, self._burst_end_hi) - 0.005)
+        return last
+
+    def _cautious(self, now: float) -> bool:
+        """Plan static windows so that no request can arrive early: no burst point is left
+        to absorb one, or the burst window is in its last static period, when its buffer is
+        spent."""
+        return self._burst_left <= 0
+
+    def _burst_tail(self, now: float, low: float) -> bool:
+        """The last static period in which a burst point may still go in this burst window."""
+        last = self._burst_last_arrival()
+        return last is not None and (
+            now + low + self._estimate.spread + self.config.static_period_seconds >= last
+        )
 
     def _burst_kept(self, now: float, low: float, paced: bool) -> int:
         """Burst points not to grant now: the buffer (until the burst window's last static
@@ -556,6 +610,14 @@ class TwoPoolRateLimiter:
         guess = self._burst_end_guess
         if guess is not None and self._frontier_edge() + self.config.margin_seconds >= guess:
             kept = 0  # the next window's requests arrive after the burst pool has refilled
+        elif self._burst_tail(now, self._estimate.aim):
+            # The buffer is spent now or never; the windows left until the refill are planned
+            # cautiously, so it is kept only for requests on the wire that may arrive early.
+            kept = sum(
+                1
+                for p in self._outstanding.values()
+                if p.may_arrive_early and p.burst_generation == self._burst_generation
+            )
         if paced:
             released = guess is not None and (
                 now + low >= guess - self.config.reserve_release_seconds
@@ -587,7 +649,8 @@ class TwoPoolRateLimiter:
     def settle(self, permit: Permit) -> None:
         """The request of `permit` got no answer (network error, cancelled): stop waiting for
         one. It may have been counted, so a burst point stays spent; a probe may go again."""
-        self._outstanding.pop(permit.seq, None)
+        if self._outstanding.pop(permit.seq, None) is not None:
+            self._done.append(self._clock.monotonic())
         if self._probe == permit.seq:
             self._probe = None
 
@@ -597,7 +660,8 @@ class TwoPoolRateLimiter:
         self._adopt_limits(headers)
         if permit is None:
             return
-        self._outstanding.pop(permit.seq, None)
+        if self._outstanding.pop(permit.seq, None) is not None:
+            self._done.append(now)
         reset = headers.reset_at
         if reset is None or headers.remaining is None or permit.sent_at is None:
             if self._probe == permit.seq and not self._estimate.known:
@@ -621,13 +685,32 @@ class TwoPoolRateLimiter:
                 self._burst_hold_until = self._frontier_edge() + self.config.margin_seconds
             return
         static = self._learn_frontier(permit, reset)
-        self._estimate.learn(permit.sent_at, now, reset, static=static)
+        # Only static points place window openers: a burst point goes in a window's last
+        # part, where near the burst pool's refill its reset may be the refill, not the end.
+        self._estimate.learn(permit.sent_at, now, reset, static=static and permit.pool == "static")
         # Not a static window's end: the server's burst pool refills before the static window
         # that counted this request ends, and the reset is the burst window's end, exactly.
-        if not static and (self._burst_end_hi is None or reset + 0.001 < self._burst_end_hi):
-            self._burst_end_hi = reset + 0.001
-            self._burst_end_guess = reset + 0.001
+        if not static and headers.remaining < self._burst_limit:
+            # (With `remaining` at the burst limit or above, the burst pool was full: the
+            # reset was a static window's end the model had not planned, not a refill.)
+            self._learn_burst_end(permit, reset + 0.001)
         self._learn_burst(permit, reset, headers.remaining)
+
+    def _learn_burst_end(self, permit: Permit, end: float) -> None:
+        """An answer's reset was the burst pool's refill: the end of the burst window the
+        request was counted in, exactly."""
+        if permit.burst_generation == self._burst_generation:
+            if end < self._burst_end_min:
+                return  # too early for this window's end: a static window the model missed
+            if self._burst_end_hi is None or end < self._burst_end_hi:
+                self._burst_end_hi = end
+                self._burst_end_guess = end
+            self._burst_end_exact = end
+            return
+        # Answered after the model refilled: it bounds the current window's end from below.
+        previous = permit.burst_generation == self._burst_generation - 1
+        if previous and self._burst_end_floor is None:
+            self._burst_end_floor = end + self.config.burst_period_seconds
 
     def _place(self, reset: float, remaining: int, now: float) -> None:
         """The probe's answer: the server had `remaining` points after counting it, in a static
@@ -646,6 +729,14 @@ class TwoPoolRateLimiter:
         self._burst_left = max(0, remaining - (self._static_limit - 1))
         self._burst_end_guess = None
         self._burst_end_hi = None
+        self._burst_end_exact = None
+        self._burst_end_floor = None
+        # The probe arrived after reset - period: a burst window open then ends after that, and
+        # one that opens later ends a burst period after it at the earliest.
+        arrived_after = reset - self.config.static_period_seconds - 0.002
+        self._burst_end_min = arrived_after
+        if self._burst_left >= self._burst_limit:
+            self._burst_end_min += self.config.burst_period_seconds
         if self._burst_left < self._burst_limit:
             self._burst_end_hi = reset + 0.001 + self.config.burst_period_seconds
             self._burst_end_guess = self._burst_end_hi
@@ -679,22 +770,30 @@ class TwoPoolRateLimiter:
             self._burst_end_hi = end if self._burst_end_hi is None else min(self._burst_end_hi, end)
             if self._burst_end_guess is None or self._burst_end_guess > end:
                 self._burst_end_guess = end
-        # Burst permits granted after this one may have arrived after it: the server has at
-        # most `remaining` less those, now.
+        # Burst permits sent so long after this one that they reached the server after it
+        # take points `remaining` still counted: the server has at most `remaining` less
+        # those, now. (One sent a little later may have overtaken it and be counted in
+        # `remaining` already: subtracting it too would lose a point for good.)
+        after = (permit.sent_at or 0.0) + self._estimate.spread
         later = sum(
             1
             for p in self._outstanding.values()
-            if p.seq > permit.seq
-            and p.pool == "burst"
+            if p.pool == "burst"
             and p.burst_generation == permit.burst_generation
+            and p.sent_at is not None
+            and p.sent_at > after
         )
         ceiling = remaining - later
         if ceiling < self._burst_left:
             self.corrections += 1
             self._burst_left = max(0, ceiling)
         # After a request the server's static pool holds at most limit - 1 points, and every
-        # request still on the wire may yet take one: a floor of what the server has.
-        floor = remaining - (self._static_limit - 1) - len(self._outstanding)
+        # request that may have reached it after this one may have taken one since: those
+        # still on the wire and those answered since this one was sent (answers overtake each
+        # other). What is left is a floor of what the server has.
+        sent = permit.sent_at if permit.sent_at is not None else -math.inf
+        since = sum(1 for t in self._done if t > sent) - 1  # not this one
+        floor = remaining - (self._static_limit - 1) - len(self._outstanding) - max(0, since)
         if floor > self._burst_left:
             self._burst_left = min(self._burst_limit, floor)
 

@@ -129,6 +129,12 @@ class RateLimiter:
             self._buckets[key] = bucket
         return bucket
 
+    def pools(self, address: str) -> tuple[int, int, float | None]:
+        """`address`'s static and burst points left as of its last request, and when (on the
+        monotonic clock) its burst pool refills (None: not in use)."""
+        bucket = self._bucket((IP_ADDRESS, address))
+        return bucket.static.remaining, bucket.burst.remaining, bucket.burst.refill_at
+
     def check(self, address: str, token: str | None) -> Decision:
         """Spend a point for a request from `address` (and `token`), or refuse it."""
         now = self.clock.monotonic()
