@@ -13,13 +13,14 @@ limit: 2 requests/s plus 30 per minute, per address and account: 150 a minute at
 
 All get the same workload at the same time: calls arriving at random (Poisson) at twice what
 the limit allows, every call with a deadline. Per scenario and contender: requests per minute
-answered (of 150), 429s, queue wait p50/p99 per class, and writes applied twice (write
-requests the simulator applied, from its own request counter, less the write calls the client
-sent; must be 0).
+answered (of 150), 429s, queue wait p50/p99 per class, and writes applied twice (requests of
+state-changing writes the simulator applied, from its own request counter, less the
+state-changing write calls the client may have had applied once; must be 0).
 
     python bench/gateway.py            # the full run: about 6 minutes
     python bench/gateway.py --quick    # 45 s, to check it works
     python bench/gateway.py --minutes 10
+    python bench/gateway.py --only 100± --only 300±
 """
 
 from __future__ import annotations
