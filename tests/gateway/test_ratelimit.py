@@ -293,15 +293,15 @@ def drive(
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("latency", "least"),
-    # One way; measured (10 minutes, seeds 1-2): about 149.6, 148.6-149.2, 146.5-146.6 and
-    # 140-141 a minute (see the README on how close any sender can get far away).
-    [(0.0002, 149.0), (0.02, 148.0), (0.1, 145.8), (0.3, 139.0)],
+    # One way; measured (10 minutes, seeds 1-2): about 149.6, 148.6-149.2, 146.5-146.6,
+    # 140-141 and 136-138 a minute (see the README on how close any sender can get far away).
+    [(0.0002, 149.0), (0.02, 148.0), (0.1, 145.8), (0.3, 139.0), (0.4, 134.0)],
 )
 @pytest.mark.parametrize("seed", [1, 2])
 def test_far_from_the_server_it_spends_the_limit_without_a_429(
     latency: float, least: float, seed: int
 ) -> None:
-    """Ten minutes at one-way latencies of 0.2 ms to 300 ms, each way ±30 %, eight requests
+    """Ten minutes at one-way latencies of 0.2 ms to 400 ms, each way ±30 %, eight requests
     in flight: not one request refused, and the rate the model reaches at that distance."""
     run = drive(minutes=10, latency=latency, seed=seed)
     assert run.refused == 0
