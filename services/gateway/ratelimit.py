@@ -365,8 +365,8 @@ class TwoPoolRateLimiter:
         self._burst_end_exact: float | None = None
         self._burst_end_floor: float | None = None
         # Before this no reset can be the current burst window's end, even without an exact
-        # end of the one before (from the latest that one could end, less a static period
-        # and the spread): a reset earlier than it is some static window's end.
+        # end of the one before (then from the latest that one could end, less two static
+        # periods): a reset earlier than it is some static window's end.
         self._burst_end_min = -math.inf
         self._burst_hold_until = -math.inf  # no burst point arriving before this (server)
         # After the model refills its burst pool, few burst points go until an answer shows
@@ -464,7 +464,7 @@ class TwoPoolRateLimiter:
             static_generation=self._static_generation,
             burst_generation=self._burst_generation,
             probe=kind == "probe",
-            may_arrive_early=kind in ("open", "static") and not self._cautious(now),
+            may_arrive_early=kind in ("open", "static") and not self._cautious(),
         )
         self._outstanding[seq] = permit
         return permit
@@ -517,7 +517,7 @@ class TwoPoolRateLimiter:
         est = self._estimate
         margin = self.config.margin_seconds
         low = est.aim
-        if self._cautious(now):
+        if self._cautious():
             # Nothing would absorb an early arrival: plan the next window's requests to
             # arrive well after it ends.
             low = est.cautious
@@ -590,10 +590,9 @@ class TwoPoolRateLimiter:
             last = max(last, min(self._burst_end_floor, self._burst_end_hi) - 0.005)
         return last
 
-    def _cautious(self, now: float) -> bool:
+    def _cautious(self) -> bool:
         """Plan static windows so that no request can arrive early: no burst point is left
-        to absorb one, or the burst window is in its last static period, when its buffer is
-        spent."""
+        to absorb one."""
         return self._burst_left <= 0
 
     def _burst_tail(self, now: float, low: float) -> bool:
@@ -604,8 +603,9 @@ class TwoPoolRateLimiter:
         )
 
     def _burst_kept(self, now: float, low: float, paced: bool) -> int:
-        """Burst points not to grant now: the buffer (until the burst window's last static
-        window) and, for paced calls, the reserve for ship actions (until its release)."""
+        """Burst points not to grant now: the buffer (until the last static period in which a
+        burst point can still go, then one per static request on the wire that may arrive
+        early) and, for paced calls, the reserve for ship actions (until its release)."""
         kept = self.config.burst_buffer
         guess = self._burst_end_guess
         if guess is not None and self._frontier_edge() + self.config.margin_seconds >= guess:
