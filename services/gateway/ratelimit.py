@@ -595,11 +595,12 @@ class TwoPoolRateLimiter:
         to absorb one."""
         return self._burst_left <= 0
 
-    def _burst_tail(self, now: float, low: float) -> bool:
+    def _burst_tail(self, now: float) -> bool:
         """The last static period in which a burst point may still go in this burst window."""
         last = self._burst_last_arrival()
+        est = self._estimate
         return last is not None and (
-            now + low + self._estimate.spread + self.config.static_period_seconds >= last
+            now + est.aim + est.spread + self.config.static_period_seconds >= last
         )
 
     def _burst_kept(self, now: float, low: float, paced: bool) -> int:
@@ -610,7 +611,7 @@ class TwoPoolRateLimiter:
         guess = self._burst_end_guess
         if guess is not None and self._frontier_edge() + self.config.margin_seconds >= guess:
             kept = 0  # the next window's requests arrive after the burst pool has refilled
-        elif self._burst_tail(now, self._estimate.aim):
+        elif self._burst_tail(now):
             # The buffer is spent now or never; the windows left until the refill are planned
             # cautiously, so it is kept only for requests on the wire that may arrive early.
             kept = sum(
@@ -774,7 +775,8 @@ class TwoPoolRateLimiter:
         # take points `remaining` still counted: the server has at most `remaining` less
         # those, now. (One sent a little later may have overtaken it and be counted in
         # `remaining` already: subtracting it too would lose a point for good.)
-        after = (permit.sent_at or 0.0) + self._estimate.spread
+        sent = permit.sent_at if permit.sent_at is not None else -math.inf
+        after = sent + self._estimate.spread
         later = sum(
             1
             for p in self._outstanding.values()
@@ -791,7 +793,6 @@ class TwoPoolRateLimiter:
         # request that may have reached it after this one may have taken one since: those
         # still on the wire and those answered since this one was sent (answers overtake each
         # other). What is left is a floor of what the server has.
-        sent = permit.sent_at if permit.sent_at is not None else -math.inf
         since = sum(1 for t in self._done if t > sent) - 1  # not this one
         floor = remaining - (self._static_limit - 1) - len(self._outstanding) - max(0, since)
         if floor > self._burst_left:

@@ -41,6 +41,18 @@ def answer(remaining: int, reset_in: float, clock: ManualClock) -> RateLimitHead
     )
 
 
+def placed(clock: ManualClock, reset_in: float) -> TwoPoolRateLimiter:
+    """A limiter whose probe, sent 0.1 s ago, found fresh pools (1 static + 30 burst left) in
+    a static window ending `reset_in` from now."""
+    rl = limiter(clock)
+    probe = rl.acquire()
+    assert probe is not None
+    rl.mark_sent(probe)
+    clock.advance(0.1)
+    rl.observe(probe, answer(31, reset_in, clock))
+    return rl
+
+
 def test_until_an_answer_places_the_model_one_request_goes_and_nothing_else() -> None:
     """A gateway that starts knows nothing of the server's pools (another client may have
     spent them): it sends one probe and waits for its answer."""
@@ -63,12 +75,7 @@ def test_a_reset_the_frontier_did_not_plan_is_no_burst_refill_while_the_pool_is_
     refill; with `remaining` at the burst limit the pool was full, so the model must not take
     it for the end of a burst window (it would refill its pool early and over-spend)."""
     clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    probe = rl.acquire()
-    assert probe is not None
-    rl.mark_sent(probe)
-    clock.advance(0.1)
-    rl.observe(probe, answer(31, 0.9, clock))
+    rl = placed(clock, 0.9)
     permit = rl.acquire()
     assert permit is not None and permit.pool == "static"
     rl.mark_sent(permit)
@@ -111,12 +118,7 @@ def test_a_429_with_only_a_reset_pauses_until_it_on_the_servers_clock_not_ours()
     """The reset is an instant of the server's clock: the pause is measured from what the
     answers taught about that clock, so our wall clock being 5 s behind changes nothing."""
     clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    probe = rl.acquire()
-    assert probe is not None
-    rl.mark_sent(probe)
-    clock.advance(0.1)
-    rl.observe(probe, answer(31, 0.95, clock))
+    rl = placed(clock, 0.95)
     permit = rl.acquire()
     assert permit is not None
     rl.mark_sent(permit)
