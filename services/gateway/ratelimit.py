@@ -58,8 +58,10 @@ class RateLimitConfig(Section):
     burst_period_seconds: float = Field(
         default=60.0, gt=0, description="the burst pool refills this long after its first use"
     )
+    # 0 by default: the end a window is planned after is already the latest the answers'
+    # millisecond-truncated reset allows, and the arrival estimate errs late, not early.
     margin_seconds: float = Field(
-        default=0.003,
+        default=0.0,
         ge=0,
         description="a request meant for the server's next window is planned to arrive this "
         "long after the current one ends",
@@ -369,6 +371,9 @@ class TwoPoolRateLimiter:
         # periods): a reset earlier than it is some static window's end.
         self._burst_end_min = -math.inf
         self._burst_hold_until = -math.inf  # no burst point arriving before this (server)
+        # The static generation of a frontier a request counted on the address alone filled:
+        # the window after it is planned so that none of its requests arrives early.
+        self._realign_generation: int | None = None
         # After the model refills its burst pool, few burst points go until an answer shows
         # what the server's pool holds (ours may have been opened by requests booked before).
         self._burst_confirmed = True
@@ -521,6 +526,12 @@ class TwoPoolRateLimiter:
             # Nothing would absorb an early arrival: plan the next window's requests to
             # arrive well after it ends.
             low = est.cautious
+        if self._static_generation == self._realign_generation:
+            # The frontier was filled by a request the account's pools did not count: a request
+            # arriving before it ends would open the account's window alone, and the two keys'
+            # windows would stay apart (a burst point spent on one key only, then a 429 when
+            # the burst pools refill at different times). Not one may arrive early.
+            low = est.sure
         high = low + est.spread
         period = self.config.static_period_seconds
         waits: list[float] = []
@@ -644,8 +655,15 @@ class TwoPoolRateLimiter:
         self._sent.append(now)
         self._trim_sent(now)
         if address_only and self._placed:
-            self._frontier_used = self._static_limit
-            self._burst_hold_until = self._frontier_edge() + self.config.margin_seconds
+            self._fill_for_address_only()
+
+    def _fill_for_address_only(self) -> None:
+        """A request the account's pools do not count went into the frontier: take no more
+        points of it and no burst point before it ends, so that the next requests open fresh
+        windows on both keys together."""
+        self._frontier_used = self._static_limit
+        self._burst_hold_until = self._frontier_edge() + self.config.margin_seconds
+        self._realign_generation = self._static_generation
 
     def settle(self, permit: Permit) -> None:
         """The request of `permit` got no answer (network error, cancelled): stop waiting for
@@ -682,8 +700,7 @@ class TwoPoolRateLimiter:
             self._estimate.learn(permit.sent_at, now, reset, static=True)
             self._place(reset, headers.remaining, now)
             if permit.address_only:
-                self._frontier_used = self._static_limit
-                self._burst_hold_until = self._frontier_edge() + self.config.margin_seconds
+                self._fill_for_address_only()
             return
         static = self._learn_frontier(permit, reset)
         # Only static points place window openers: a burst point goes in a window's last
