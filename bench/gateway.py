@@ -1,7 +1,9 @@
 """Benchmark: the gateway beside two baselines, in several network conditions, side by side.
 
-Every scenario runs at once, each contender against its own simulator process (the real rate
-limit: 2 requests/s plus 30 per minute, per address and account: 150 a minute at most):
+Every scenario runs at once, each in a process of its own (as a gateway is deployed: not
+sharing its event loop with the other scenarios' gateways and baselines), each contender
+against its own simulator process (the real rate limit: 2 requests/s plus 30 per minute, per
+address and account: 150 a minute at most):
 
 * scenarios: one-way latency 20 ms, 100±30 ms and 300±90 ms (each way, drawn per request);
   a start on spent pools (another client emptied the address's pools just before); the
@@ -73,6 +75,7 @@ from gateway.settings import GatewaySettings  # noqa: E402
 from gateway.upstream import default_transport  # noqa: E402
 
 LIMIT_PER_MINUTE = 150.0
+THIS_FILE = str(Path(__file__).resolve())
 CLASSES = (COOLDOWN_START, SHIP_UNBLOCK, FLEET, BACKGROUND)
 # Share of arrivals per class, and how long a call of that class may wait in a queue.
 MIX = {COOLDOWN_START: 0.10, SHIP_UNBLOCK: 0.10, FLEET: 0.05, BACKGROUND: 0.75}
@@ -169,6 +172,37 @@ class Tally:
 
     def rate_limited(self) -> int:
         return sum(1 for _, status in self.sends if status == 429)
+
+    def to_json(self) -> dict[str, Any]:
+        """What a scenario's process hands back to the one that prints the table."""
+        return {
+            "sends": self.sends,
+            "waits": {str(c): v for c, v in self.waits.items()},
+            "expired": {str(c): n for c, n in self.expired.items()},
+            "overloaded": {str(c): n for c, n in self.overloaded.items()},
+            "answered": {str(c): n for c, n in self.answered.items()},
+            "writes_sent": self.writes_sent,
+            "applied_writes": self.applied_writes,
+            "start": self.start,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Tally:
+        def counts(key: str) -> Counter[int]:
+            return Counter({int(c): int(n) for c, n in data[key].items()})
+
+        tally = cls(
+            sends=[(float(t), int(s)) for t, s in data["sends"]],
+            expired=counts("expired"),
+            overloaded=counts("overloaded"),
+            answered=counts("answered"),
+            writes_sent=int(data["writes_sent"]),
+            applied_writes=int(data["applied_writes"]),
+            start=float(data["start"]),
+        )
+        for c, waits in data["waits"].items():
+            tally.waits[int(c)] = [float(w) for w in waits]
+        return tally
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -659,6 +693,28 @@ async def run_scenario(
             results[(scenario.name, contender)] = tally
 
 
+async def scenario_process(
+    index: int, duration: float, per_second: float, seed: int, go: float
+) -> dict[str, dict[str, Any]]:
+    """One scenario in this process (a process of its own, as the gateway is deployed): its
+    own NATS server, its contenders' tallies as JSON."""
+    arrivals = build_workload(duration, per_second, seed)
+    results: dict[tuple[str, str], Tally] = {}
+    drain = max(DEADLINE_SECONDS.values()) + 5
+    scenario = SCENARIOS[index]
+    with tempfile.TemporaryDirectory(prefix="flotilla-bench-") as tmp:
+        # A NATS server per scenario: gateways on one server would share the call subject.
+        server = NatsServer(Path(tmp) / "nats")
+        server.start()
+        try:
+            await run_scenario(
+                scenario, index, server.url, arrivals, (duration, drain, go), seed, results
+            )
+        finally:
+            server.stop()
+    return {contender: results[(scenario.name, contender)].to_json() for contender in CONTENDERS}
+
+
 async def run(
     duration: float,
     per_second: float,
@@ -666,37 +722,50 @@ async def run(
     settle: float,
     scenarios: tuple[Scenario, ...] = SCENARIOS,
 ) -> str:
-    arrivals = build_workload(duration, per_second, seed)
+    """Every scenario in a process of its own, all at once (the monotonic clock is the
+    machine's, so they share `go`); the table from what they hand back."""
+    # Set-up (processes, registration) takes a while on a loaded machine: every scenario
+    # starts its workload at the same moment, once the pools have refilled.
+    go = time.monotonic() + 30.0 + settle
+    print(
+        f"{len(scenarios)} scenarios × {len(CONTENDERS)} contenders, {duration:.0f} s each, "
+        f"a process per scenario, starting in {go - time.monotonic():.0f} s ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    options = ["--duration", repr(duration), "--rate", repr(per_second), "--seed", str(seed)]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            THIS_FILE,
+            "--scenario-process",
+            str(SCENARIOS.index(s)),
+            "--go",
+            repr(go),
+            *options,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for s in scenarios
+    ]
+    try:
+        outputs = await asyncio.gather(*(p.communicate() for p in procs))
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.kill()
+                await p.wait()
     results: dict[tuple[str, str], Tally] = {}
-    drain = max(DEADLINE_SECONDS.values()) + 5
-    with tempfile.TemporaryDirectory(prefix="flotilla-bench-") as tmp:
-        # A NATS server per scenario: gateways on one server would share the call subject.
-        servers = [NatsServer(Path(tmp) / f"nats-{i}") for i in range(len(scenarios))]
-        try:
-            for server in servers:
-                server.start()
-            # Set-up (processes, registration) takes a while on a loaded machine: every
-            # scenario starts its workload at the same moment, once the pools have refilled.
-            go = time.monotonic() + 30.0 + settle
-            print(
-                f"{len(scenarios)} scenarios × {len(CONTENDERS)} contenders, {duration:.0f} s "
-                f"each, starting in {go - time.monotonic():.0f} s ...",
-                file=sys.stderr,
-                flush=True,
+    for scenario, proc, (out, err) in zip(scenarios, procs, outputs, strict=True):
+        if proc.returncode != 0:
+            tail = err.decode(errors="replace").strip().splitlines()[-20:]
+            raise RuntimeError(
+                f"scenario {scenario.name!r} failed (exit {proc.returncode}):\n" + "\n".join(tail)
             )
-            await asyncio.gather(
-                *(
-                    run_scenario(
-                        s, i, servers[i].url, arrivals, (duration, drain, go), seed, results
-                    )
-                    for i, s in enumerate(scenarios)
-                )
-            )
-        finally:
-            for server in servers:
-                server.stop()
-    ordered = {(s.name, c): results[(s.name, c)] for s in scenarios for c in CONTENDERS}
-    return report(arrivals, duration, ordered)
+        tallies = json.loads(out.decode().strip().splitlines()[-1])
+        for contender in CONTENDERS:
+            results[(scenario.name, contender)] = Tally.from_json(tallies[contender])
+    return report(build_workload(duration, per_second, seed), duration, results)
 
 
 def main() -> int:
@@ -721,11 +790,21 @@ def main() -> int:
         + ", ".join(s.name for s in SCENARIOS)
         + ")",
     )
+    # Internal: one scenario, run by the invocation above in a process of its own.
+    parser.add_argument("--scenario-process", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--go", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--duration", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    if args.scenario_process is not None:
+        tallies = asyncio.run(
+            scenario_process(args.scenario_process, args.duration, args.rate, args.seed, args.go)
+        )
+        print(json.dumps(tallies))
+        return 0
     chosen = tuple(s for s in SCENARIOS if not args.only or any(t in s.name for t in args.only))
     if not chosen:
         parser.error(f"--only {' '.join(args.only)}: no scenario has that in its name")
-    logging.basicConfig(level=logging.ERROR)
     duration = 45.0 if args.quick else args.minutes * 60.0
     settle = 0.0 if args.quick else 61.0
     print(asyncio.run(run(duration, args.rate, args.seed, settle, chosen)))
