@@ -178,9 +178,12 @@ def parse_rate_limit_headers(headers: Mapping[str, str], wall_now: float) -> Rat
 
 
 class ArrivalEstimate:
-    """Where a request sent at monotonic instant t reaches the server: at server-clock instant
-    t + A, where A (the server clock's offset from our monotonic clock plus the one-way latency)
-    varies from request to request. Learned from answers alone: each carries the end R of the
+    """Where a request granted at monotonic instant t reaches the server: at server-clock
+    instant t + A, where A (the server clock's offset from our monotonic clock plus the way to
+    the server) varies from request to request. The way starts at the grant, the instant the
+    model plans with, not when the request goes on the wire: what the gateway does in between
+    (a few milliseconds of building, tracing and handing over) is part of it, so that the plan
+    does not arrive that much late. Learned from answers alone: each carries the end R of the
     server's static window that counted it, so its arrival lies in [R - period, R).
 
     * `sure`: a lower bound of every A, never too high: arrival >= R - period, and the arrival
@@ -212,7 +215,7 @@ class ArrivalEstimate:
         return bool(self._sure)
 
     def learn(self, sent: float, received: float, reset_at: float, *, static: bool) -> None:
-        """An answer to a request sent at `sent` and answered at `received` (monotonic) was
+        """An answer to a request granted at `sent` and answered at `received` (monotonic) was
         counted while the server's next refill was at `reset_at` (server clock, truncated to
         the millisecond): the end of the static window that counted it (`static`), or an
         earlier refill of the burst pool."""
@@ -641,7 +644,8 @@ class TwoPoolRateLimiter:
     # --- feedback from the wire -----------------------------------------------------------------
 
     def mark_sent(self, permit: Permit, *, address_only: bool = False) -> None:
-        """The request of `permit` goes out now (the estimate measures from this instant).
+        """The request of `permit` goes out now (answers that overtake each other are told
+        apart by this instant; the arrival estimate measures from the grant).
 
         `address_only`: the request carries no agent token, so the server counts it on the
         address's pools but not the account's. The model then fills the frontier and sends no
@@ -697,7 +701,7 @@ class TwoPoolRateLimiter:
                 self._placed = True
             return
         if self._probe == permit.seq:
-            self._estimate.learn(permit.sent_at, now, reset, static=True)
+            self._estimate.learn(permit.granted_at, now, reset, static=True)
             self._place(reset, headers.remaining, now)
             if permit.address_only:
                 self._fill_for_address_only()
@@ -705,7 +709,9 @@ class TwoPoolRateLimiter:
         static = self._learn_frontier(permit, reset)
         # Only static points place window openers: a burst point goes in a window's last
         # part, where near the burst pool's refill its reset may be the refill, not the end.
-        self._estimate.learn(permit.sent_at, now, reset, static=static and permit.pool == "static")
+        self._estimate.learn(
+            permit.granted_at, now, reset, static=static and permit.pool == "static"
+        )
         # Not a static window's end: the server's burst pool refills before the static window
         # that counted this request ends, and the reset is the burst window's end, exactly.
         if not static and headers.remaining < self._burst_limit:
