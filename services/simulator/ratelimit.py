@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flotilla.clock import Clock
 from simulator.config import SimulatorConfig
@@ -21,6 +22,7 @@ __all__ = [
     "ACCOUNT",
     "IP_ADDRESS",
     "Decision",
+    "Pools",
     "RateLimiter",
 ]
 
@@ -71,6 +73,16 @@ class _Buckets:
             return now
         moments = [p.refill_at for p in (self.static, self.burst) if p.refill_at is not None]
         return min(moments) if moments else now
+
+
+class Pools(NamedTuple):
+    """One key's points left, and when (on the monotonic clock) each pool refills (None: not
+    in use since its last refill)."""
+
+    static: int
+    burst: int
+    static_refills_at: float | None
+    burst_refills_at: float | None
 
 
 @dataclass(frozen=True)
@@ -129,11 +141,15 @@ class RateLimiter:
             self._buckets[key] = bucket
         return bucket
 
-    def pools(self, address: str) -> tuple[int, int, float | None]:
-        """`address`'s static and burst points left as of its last request, and when (on the
-        monotonic clock) its burst pool refills (None: not in use)."""
+    def pools(self, address: str) -> Pools:
+        """`address`'s pools as of its last request."""
         bucket = self._bucket((IP_ADDRESS, address))
-        return bucket.static.remaining, bucket.burst.remaining, bucket.burst.refill_at
+        return Pools(
+            bucket.static.remaining,
+            bucket.burst.remaining,
+            bucket.static.refill_at,
+            bucket.burst.refill_at,
+        )
 
     def check(self, address: str, token: str | None) -> Decision:
         """Spend a point for a request from `address` (and `token`), or refuse it."""

@@ -195,6 +195,12 @@ class Run:
     # Burst points the server counted in each of its burst windows, in order (the server's
     # own pool, read after every request: the oracle is not the model).
     burst_windows: list[int]
+    # How long after each burst window ended the next one opened (the server's clock).
+    burst_gaps: list[float]
+    # When each burst window opened, and each static window with how long after the one
+    # before it ended.
+    burst_opened: list[float]
+    static_gaps: list[tuple[float, float]]
 
 
 def drive(
@@ -228,7 +234,11 @@ def drive(
     order = itertools.count()
     on_wire = allowed = refused = sent_before = refused_after = 0
     burst_windows: list[int] = []
+    burst_gaps: list[float] = []
+    burst_opened: list[float] = []
+    static_gaps: list[tuple[float, float]] = []
     window: float | None = None
+    static_end: float | None = None
     answered = False
     skew = 0.0
     first = True
@@ -259,10 +269,19 @@ def drive(
             _, _, kind, data = heapq.heappop(events)
             if kind == "in":
                 permit, token = data
-                burst_before = server.pools("10.0.0.1")[1]
+                burst_before = server.pools("10.0.0.1").burst
                 decision = server.check("10.0.0.1", token)
-                _, burst_after, refill_at = server.pools("10.0.0.1")
+                pools = server.pools("10.0.0.1")
+                burst_after, refill_at = pools.burst, pools.burst_refills_at
+                now = clock.monotonic()
+                if pools.static_refills_at is not None and pools.static_refills_at != static_end:
+                    if static_end is not None:  # this request opened a static window
+                        static_gaps.append((now, now - static_end))
+                    static_end = pools.static_refills_at
                 if refill_at is not None and refill_at != window:
+                    if window is not None:
+                        burst_gaps.append(now - window)
+                    burst_opened.append(now)
                     window = refill_at  # this request opened a burst window
                     burst_windows.append(server.limits.burst - burst_after)
                 elif refill_at is not None and burst_after < burst_before:
@@ -289,15 +308,18 @@ def drive(
         sent_before,
         refused_after,
         burst_windows,
+        burst_gaps,
+        burst_opened,
+        static_gaps,
     )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("latency", "least"),
-    # One way; measured (10 minutes, seeds 1-2): about 149.6, 148.6-149.2, 146.5-146.6,
-    # 140-141 and 136-138 a minute (see the README on how close any sender can get far away).
-    [(0.0002, 149.0), (0.02, 148.0), (0.1, 145.8), (0.3, 139.0), (0.4, 134.0)],
+    # One way; measured (10 minutes, seeds 1-2): about 149.6, 149.4, 147.0-147.3, 142.0 and
+    # 138.3-139.1 a minute (see the README on how close any sender can get far away).
+    [(0.0002, 149.0), (0.02, 149.0), (0.1, 146.8), (0.3, 141.5), (0.4, 137.8)],
 )
 @pytest.mark.parametrize("seed", [1, 2])
 def test_far_from_the_server_it_spends_the_limit_without_a_429(
@@ -308,6 +330,29 @@ def test_far_from_the_server_it_spends_the_limit_without_a_429(
     run = drive(minutes=10, latency=latency, seed=seed)
     assert run.refused == 0
     assert run.per_minute >= least, run.per_minute
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_far_from_the_server_windows_before_a_burst_refill_open_close_to_the_others(
+    seed: int,
+) -> None:
+    """With the burst pool spent nothing absorbs an early arrival, so the static windows
+    around a burst refill are planned cautiously; at 300±90 ms one way the caution costs
+    little: those windows open on average no more than 100 ms after their predecessors end
+    (the others about 65 ms; planned from the round trips' spread, as the model once did,
+    110-140 ms), read from the server's own pools."""
+    run = drive(minutes=10, latency=0.3, seed=seed)
+    assert run.refused == 0
+    near = [
+        gap
+        for opened, gap in run.static_gaps
+        if any(abs(opened - burst) < 3.0 for burst in run.burst_opened)
+    ]
+    elsewhere = [gap for _, gap in run.static_gaps if gap not in near]
+    assert len(near) >= 40, len(near)
+    assert sum(near) / len(near) <= 0.100, sum(near) / len(near)
+    assert sum(elsewhere) / len(elsewhere) <= 0.070, sum(elsewhere) / len(elsewhere)
 
 
 @pytest.mark.slow
@@ -355,13 +400,15 @@ def test_starting_on_spent_pools_costs_at_most_the_probe(latency: float) -> None
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("latency", "share"), [(0.0002, 0.98), (0.02, 0.98), (0.1, 0.96)])
+@pytest.mark.parametrize(
+    ("latency", "share"), [(0.0002, 0.98), (0.02, 0.98), (0.1, 0.975), (0.3, 0.94)]
+)
 def test_background_reads_alone_spend_the_points_kept_for_ship_actions(
     latency: float, share: float
 ) -> None:
     """Paced calls leave most of the burst pool to ship actions until its last seconds; with
-    no ship action coming, they still spend it: 98 % of 150 a minute nearby (96 % at 100 ms
-    one way, where the reserve's release is late by a round trip)."""
+    no ship action coming, they still spend it: 98 % of 150 a minute nearby, as much as
+    unpaced calls far away (about 147 and 142 a minute at 100 and 300 ms one way)."""
     run = drive(minutes=10, latency=latency, paced=True)
     assert run.refused == 0
     assert run.per_minute >= share * 150, run.per_minute
