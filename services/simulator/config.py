@@ -212,8 +212,9 @@ class SimulatorConfig(Section):
     network: NetworkSection = Field(default_factory=NetworkSection)
     admin_enabled: bool = Field(
         default=False,
-        description="serve POST /admin/agents/{symbol}/ships, which gives an agent ships without "
-        "spending requests: for benchmarks and tests only, never in a normal run",
+        description="serve the admin routes: POST /admin/agents/{symbol}/ships, which gives an "
+        "agent ships without spending requests, and GET /admin/rate-limit, how each client "
+        "address spent the rate limit: for benchmarks and tests only, never in a normal run",
     )
 
 

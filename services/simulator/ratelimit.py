@@ -10,7 +10,8 @@ key a request carries (its address, its token) must have a point, and spends one
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -21,6 +22,7 @@ from simulator.views import iso
 __all__ = [
     "ACCOUNT",
     "IP_ADDRESS",
+    "BurstWindow",
     "Decision",
     "Pools",
     "RateLimiter",
@@ -49,9 +51,24 @@ class _Pool:
 
 
 @dataclass
+class BurstWindow:
+    """One of a key's burst windows: when it opened (its first burst point was spent, on the
+    monotonic clock) and how many requests the key was allowed from then until the next one
+    opened (both pools: the requests of one whole cycle of the limit)."""
+
+    opened_at: float
+    requests: int = 0
+
+
+# Burst windows remembered per key: a day of them, sent as fast as the limit allows.
+WINDOWS_KEPT = 1440
+
+
+@dataclass
 class _Buckets:
     static: _Pool
     burst: _Pool
+    windows: deque[BurstWindow] = field(default_factory=lambda: deque(maxlen=WINDOWS_KEPT))
 
     def refresh(self, now: float) -> None:
         self.static.refresh(now)
@@ -65,7 +82,11 @@ class _Buckets:
         if self.static.remaining > 0:
             self.static.spend(now)
         else:
+            if self.burst.refill_at is None:
+                self.windows.append(BurstWindow(now))
             self.burst.spend(now)
+        if self.windows:
+            self.windows[-1].requests += 1
 
     def next_point_at(self, now: float) -> float:
         """When a point is next available (now if one is)."""
@@ -150,6 +171,15 @@ class RateLimiter:
             bucket.static.refill_at,
             bucket.burst.refill_at,
         )
+
+    def burst_windows(self, address: str) -> list[BurstWindow]:
+        """`address`'s recent burst windows, oldest first (see `BurstWindow`)."""
+        bucket = self._buckets.get((IP_ADDRESS, address))
+        return [] if bucket is None else list(bucket.windows)
+
+    def addresses(self) -> list[str]:
+        """Every client address a request came from."""
+        return [key for kind, key in self._buckets if kind == IP_ADDRESS]
 
     def check(self, address: str, token: str | None) -> Decision:
         """Spend a point for a request from `address` (and `token`), or refuse it."""

@@ -3,6 +3,7 @@ per minute for a client that sends as fast as it is allowed."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from datetime import datetime
@@ -134,3 +135,53 @@ async def test_a_sustained_client_of_the_api_gets_150_responses_per_simulated_mi
             assert response.status_code == 429
             clock.advance(0.25)
     assert [per_minute[m] for m in range(3)] == [150, 150, 150]
+
+
+def test_each_burst_window_records_the_requests_of_one_whole_cycle() -> None:
+    """A client that sends as fast as it may: a burst window opens every 60 s, when the first
+    burst point goes, and each records the 150 requests allowed until the next opened (counted
+    here on the client's side); a client that never needs a burst point opens none."""
+    clock = ManualClock()
+    limiter = RateLimiter(SimulatorConfig(), clock)
+    allowed_at: list[float] = []
+    step = 0.125
+    for turn in itertools.count():
+        if clock.monotonic() >= 200:
+            break
+        while limiter.check("10.0.0.1", "token").allowed:
+            allowed_at.append(clock.monotonic())
+        if turn % 4 == 0:  # two a second: never more than the static pool
+            assert limiter.check("10.0.0.2", None).allowed
+        clock.advance(step)
+    windows = limiter.burst_windows("10.0.0.1")
+    assert [w.opened_at for w in windows] == [0.0, 60.0, 120.0, 180.0]
+    for window, following in itertools.pairwise(windows):
+        counted = sum(1 for t in allowed_at if window.opened_at <= t < following.opened_at)
+        assert window.requests == counted == 150
+    assert limiter.burst_windows("10.0.0.2") == []
+    assert limiter.burst_windows("10.0.0.3") == []  # never seen
+    assert sorted(limiter.addresses()) == ["10.0.0.1", "10.0.0.2"]
+
+
+async def test_the_admin_route_shows_how_each_address_spent_the_limit(
+    make_client: Any, clock: ManualClock
+) -> None:
+    client = make_client(
+        SimulatorConfig(rate_limit=RateLimitSection(enabled=True), admin_enabled=True)
+    )
+    statuses = Counter([(await client.get("/")).status_code for _ in range(40)])
+    assert statuses == {200: 32, 429: 8}
+    answer = await client.get("http://simulator.test/admin/rate-limit")
+    assert answer.status_code == 200, answer.text
+    (windows,) = answer.json()["data"]["addresses"].values()
+    # The first two requests took the static pool; the window opened with the third.
+    assert windows == [{"openedAt": clock.monotonic(), "requests": 30}]
+
+
+async def test_the_rate_limit_route_is_refused_unless_the_admin_routes_are_on(
+    make_client: Any,
+) -> None:
+    client = make_client(SimulatorConfig(rate_limit=RateLimitSection(enabled=True)))
+    answer = await client.get("http://simulator.test/admin/rate-limit")
+    assert answer.status_code == 403
+    assert "FLOTILLA_SIMULATOR_ADMIN_ENABLED" in answer.json()["error"]["message"]

@@ -1,7 +1,9 @@
 """Set-up routes for benchmarks and tests, outside the API (under `/admin`, not `/v2`: no rate
 limit, no faults, not counted): `POST /admin/agents/{agent_symbol}/ships` gives an agent ships
 of chosen types, spread over chosen waypoints, docked or in orbit, with cargo aboard, without
-spending a request or a credit on each.
+spending a request or a credit on each; `GET /admin/rate-limit` shows how each client address
+spent the rate limit: its recent burst windows, when each opened and how many requests it was
+allowed until the next one opened (a whole cycle of the limit, to measure a client by).
 
 They answer only when `SimulatorConfig.admin_enabled` is set (`--admin-enabled`); otherwise
 every one of them is refused with 403 and nothing changes. No token is asked for: a simulator
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -23,7 +25,15 @@ from simulator.errors import ApiError, ErrorCode, not_found
 from simulator.game import Game
 from simulator.routes.deps import GameDep, ok
 
-__all__ = ["ADMIN_PREFIX", "MAX_SEEDED_SHIPS", "SeedGroup", "SeedRequest", "router", "seed_ships"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "MAX_SEEDED_SHIPS",
+    "SeedGroup",
+    "SeedRequest",
+    "rate_limit_windows",
+    "router",
+    "seed_ships",
+]
 
 ADMIN_PREFIX = "/admin"
 # Ships one request may create (a benchmark fleet of 10,000 fits in one).
@@ -114,3 +124,18 @@ async def seed_ships(agent_symbol: str, body: SeedRequest, game: EnabledGame) ->
         )
         created.append([ship.symbol for ship in ships])
     return ok({"agentSymbol": agent.symbol, "ships": created}, 201)
+
+
+@router.get("/rate-limit")
+async def rate_limit_windows(request: Request, game: EnabledGame) -> JSONResponse:
+    """Per client address, its recent burst windows, oldest first: `openedAt` on the
+    simulator's monotonic clock (seconds; comparable only on the same machine) and `requests`
+    allowed from then until the next window opened. Empty with the rate limit off."""
+    limiter = request.app.limiter
+    addresses: dict[str, list[dict[str, float | int]]] = {}
+    for address in [] if limiter is None else limiter.addresses():
+        addresses[address] = [
+            {"openedAt": window.opened_at, "requests": window.requests}
+            for window in limiter.burst_windows(address)
+        ]
+    return ok({"addresses": addresses})
