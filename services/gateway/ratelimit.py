@@ -208,6 +208,9 @@ class ArrivalEstimate:
         self._upper: deque[float] = deque(maxlen=self.SAMPLES)
         self._rtts: deque[float] = deque(maxlen=self.SAMPLES)
         self._windows: OrderedDict[int, float] = OrderedDict()
+        # What the properties computed from the samples, until the next sample: the model asks
+        # for them several times per decision, and each sorts or scans hundreds of samples.
+        self._memo: dict[str, float] = {}
 
     @property
     def known(self) -> bool:
@@ -219,6 +222,7 @@ class ArrivalEstimate:
         counted while the server's next refill was at `reset_at` (server clock, truncated to
         the millisecond): the end of the static window that counted it (`static`), or an
         earlier refill of the burst pool."""
+        self._memo.clear()
         self._sure.append(reset_at - self.period - received)
         self._upper.append(reset_at + 0.001 - sent)
         self._rtts.append(max(0.0, received - sent))
@@ -236,16 +240,26 @@ class ArrivalEstimate:
     def learn_lower(self, received: float, arrived_by: float) -> None:
         """An answer received at `received` shows the request reached the server no earlier
         than `arrived_by` (server clock): a bound for `sure` alone (e.g. from a 429)."""
+        self._memo.clear()
         self._sure.append(arrived_by - received)
 
     @property
     def sure(self) -> float:
         """No arrival offset A is below this (see the class doc)."""
-        return max(self._sure)
+        value = self._memo.get("sure")
+        if value is None:
+            value = self._memo["sure"] = max(self._sure)
+        return value
 
     @property
     def low(self) -> float:
         """The estimate of the smallest A, never below `sure`."""
+        value = self._memo.get("low")
+        if value is None:
+            value = self._memo["low"] = self._low()
+        return value
+
+    def _low(self) -> float:
         candidates = [min(self._upper)]
         if self._windows:
             # The smallest plausible one: a reset taken for a window's end that was the burst
@@ -264,8 +278,11 @@ class ArrivalEstimate:
         openers only, are aimed well early: an early arrival costs a burst point, while a
         window opened late costs its lateness, and once the burst pool is empty every window
         is planned cautiously, which costs far more."""
-        excess = self.spread / (len(self._windows) + 1)
-        return max(self.sure, self.low - excess)
+        value = self._memo.get("aim")
+        if value is None:
+            excess = self.spread / (len(self._windows) + 1)
+            value = self._memo["aim"] = max(self.sure, self.low - excess)
+        return value
 
     @property
     def cautious(self) -> float:
@@ -277,7 +294,10 @@ class ArrivalEstimate:
         300±90 ms one way.)"""
         if len(self._windows) < self.CAUTIOUS_AFTER:
             return self.sure
-        return max(self.sure, self.low - self.opener_spread / 8)
+        value = self._memo.get("cautious")
+        if value is None:
+            value = self._memo["cautious"] = max(self.sure, self.low - self.opener_spread / 8)
+        return value
 
     CAUTIOUS_AFTER = 30
 
@@ -286,8 +306,12 @@ class ArrivalEstimate:
         """How much later than `low` a request may reach the server."""
         if not self._rtts:
             return 0.0
-        observed = max(self._rtts) - min(self._rtts)
-        return max(observed, 0.3 * statistics.median(self._rtts)) + 0.002
+        value = self._memo.get("spread")
+        if value is None:
+            observed = max(self._rtts) - min(self._rtts)
+            value = max(observed, 0.3 * statistics.median(self._rtts)) + 0.002
+            self._memo["spread"] = value
+        return value
 
     @property
     def opener_spread(self) -> float:
@@ -295,8 +319,11 @@ class ArrivalEstimate:
         the part of `spread` that is on the way to the server (`spread` until two are seen)."""
         if len(self._windows) < 2:
             return self.spread
-        openers = self._windows.values()
-        return max(openers) - min(openers)
+        value = self._memo.get("opener_spread")
+        if value is None:
+            openers = self._windows.values()
+            value = self._memo["opener_spread"] = max(openers) - min(openers)
+        return value
 
     @property
     def round_trip(self) -> float | None:

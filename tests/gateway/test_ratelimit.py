@@ -16,6 +16,7 @@ import pytest
 
 from flotilla.clock import ManualClock
 from gateway.ratelimit import (
+    ArrivalEstimate,
     RateLimitConfig,
     RateLimitHeaders,
     TwoPoolRateLimiter,
@@ -161,6 +162,26 @@ def test_limits_in_the_headers_replace_the_configured_ones() -> None:
     permit = rl.acquire()
     rl.observe(permit, RateLimitHeaders(limit_per_second=3, limit_burst=10))
     assert rl.burst_remaining == 10
+
+
+def test_the_arrival_estimate_follows_every_answer_it_learns() -> None:
+    """What the estimate says is kept between answers (the model asks several times per
+    decision) and follows each new answer at once."""
+    est = ArrivalEstimate(1.0)
+    # Sent at 10.0, answered at 10.2, counted in a window ending at 10.9 (server clock).
+    est.learn(10.0, 10.2, 10.9, static=True)
+    readings = (est.sure, est.low, est.aim, est.spread, est.opener_spread)
+    assert readings == (est.sure, est.low, est.aim, est.spread, est.opener_spread)
+    assert est.spread == pytest.approx(0.3 * 0.2 + 0.002)
+    assert est.sure == pytest.approx(10.9 - 1.0 - 10.2)
+    # A slower round trip widens the spread; a later window's opener, sent at 20.0 and
+    # answered at 20.6, lifts the lower bound.
+    est.learn(20.0, 20.6, 21.0, static=True)
+    assert est.spread == pytest.approx(0.6 - 0.2 + 0.002)
+    assert est.sure == pytest.approx(max(10.9 - 1.0 - 10.2, 21.0 - 1.0 - 20.6))
+    assert est.opener_spread == pytest.approx(abs((21.0 - 1.0 - 20.0) - (10.9 - 1.0 - 10.0)))
+    est.learn_lower(30.0, 30.0)  # a bound from a 429: arrived no earlier than received
+    assert est.sure == 0.0 and est.low >= 0.0
 
 
 # --- whole runs against the simulator's limiter, through a far link -------------------------
