@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field
@@ -208,9 +209,14 @@ class ArrivalEstimate:
         self._upper: deque[float] = deque(maxlen=self.SAMPLES)
         self._rtts: deque[float] = deque(maxlen=self.SAMPLES)
         self._windows: OrderedDict[int, float] = OrderedDict()
-        # What the properties computed from the samples, until the next sample: the model asks
-        # for them several times per decision, and each sorts or scans hundreds of samples.
-        self._memo: dict[str, float] = {}
+
+    def _forget(self) -> None:
+        """The samples changed: drop what was computed from them. (The model reads each such
+        property several times per decision, and each scans or sorts hundreds of samples, so
+        they are `cached_property`s, computed once between answers.)"""
+        for name, attribute in vars(type(self)).items():
+            if isinstance(attribute, cached_property):
+                self.__dict__.pop(name, None)
 
     @property
     def known(self) -> bool:
@@ -222,7 +228,7 @@ class ArrivalEstimate:
         counted while the server's next refill was at `reset_at` (server clock, truncated to
         the millisecond): the end of the static window that counted it (`static`), or an
         earlier refill of the burst pool."""
-        self._memo.clear()
+        self._forget()
         self._sure.append(reset_at - self.period - received)
         self._upper.append(reset_at + 0.001 - sent)
         self._rtts.append(max(0.0, received - sent))
@@ -240,26 +246,17 @@ class ArrivalEstimate:
     def learn_lower(self, received: float, arrived_by: float) -> None:
         """An answer received at `received` shows the request reached the server no earlier
         than `arrived_by` (server clock): a bound for `sure` alone (e.g. from a 429)."""
-        self._memo.clear()
+        self._forget()
         self._sure.append(arrived_by - received)
 
-    @property
+    @cached_property
     def sure(self) -> float:
         """No arrival offset A is below this (see the class doc)."""
-        value = self._memo.get("sure")
-        if value is None:
-            value = self._memo["sure"] = max(self._sure)
-        return value
+        return max(self._sure)
 
-    @property
+    @cached_property
     def low(self) -> float:
         """The estimate of the smallest A, never below `sure`."""
-        value = self._memo.get("low")
-        if value is None:
-            value = self._memo["low"] = self._low()
-        return value
-
-    def _low(self) -> float:
         candidates = [min(self._upper)]
         if self._windows:
             # The smallest plausible one: a reset taken for a window's end that was the burst
@@ -270,7 +267,7 @@ class ArrivalEstimate:
             candidates.append(next(v for v in openers if v >= floor))
         return max(self.sure, min(candidates))
 
-    @property
+    @cached_property
     def aim(self) -> float:
         """`low`, less its likely excess over the smallest A: what the next window's first
         requests are planned with. The smallest of k openers spread over `spread` lies about
@@ -278,13 +275,10 @@ class ArrivalEstimate:
         openers only, are aimed well early: an early arrival costs a burst point, while a
         window opened late costs its lateness, and once the burst pool is empty every window
         is planned cautiously, which costs far more."""
-        value = self._memo.get("aim")
-        if value is None:
-            excess = self.spread / (len(self._windows) + 1)
-            value = self._memo["aim"] = max(self.sure, self.low - excess)
-        return value
+        excess = self.spread / (len(self._windows) + 1)
+        return max(self.sure, self.low - excess)
 
-    @property
+    @cached_property
     def cautious(self) -> float:
         """What to plan with when an early arrival would be refused: `sure` until many
         windows have been seen, then below `low` by an eighth of how far apart the openers of
@@ -294,36 +288,26 @@ class ArrivalEstimate:
         300±90 ms one way.)"""
         if len(self._windows) < self.CAUTIOUS_AFTER:
             return self.sure
-        value = self._memo.get("cautious")
-        if value is None:
-            value = self._memo["cautious"] = max(self.sure, self.low - self.opener_spread / 8)
-        return value
+        return max(self.sure, self.low - self.opener_spread / 8)
 
     CAUTIOUS_AFTER = 30
 
-    @property
+    @cached_property
     def spread(self) -> float:
         """How much later than `low` a request may reach the server."""
         if not self._rtts:
             return 0.0
-        value = self._memo.get("spread")
-        if value is None:
-            observed = max(self._rtts) - min(self._rtts)
-            value = max(observed, 0.3 * statistics.median(self._rtts)) + 0.002
-            self._memo["spread"] = value
-        return value
+        observed = max(self._rtts) - min(self._rtts)
+        return max(observed, 0.3 * statistics.median(self._rtts)) + 0.002
 
-    @property
+    @cached_property
     def opener_spread(self) -> float:
         """How far apart, from their grants, the first requests of recent windows arrived:
         the part of `spread` that is on the way to the server (`spread` until two are seen)."""
         if len(self._windows) < 2:
             return self.spread
-        value = self._memo.get("opener_spread")
-        if value is None:
-            openers = self._windows.values()
-            value = self._memo["opener_spread"] = max(openers) - min(openers)
-        return value
+        openers = self._windows.values()
+        return max(openers) - min(openers)
 
     @property
     def round_trip(self) -> float | None:
