@@ -61,17 +61,20 @@ class SimulatorApp(FastAPI):
             return
         delays = self.network.draw()
         answer = _Answer(dated, delays.outbound)
+        # The request reaches the server when its way in ends, exactly: the rate limit counts
+        # it then, not when this loop's timer gets round to it.
+        arrived = self.clock.monotonic() + delays.inbound + self.faults.latency_seconds
         try:
             if delays.inbound > 0:
                 await asyncio.sleep(delays.inbound)
-            await self._edge(scope, receive, answer)
+            await self._edge(scope, receive, answer, arrived)
             await answer.flush()
         finally:
             route = _route_template(scope)
             status = "dropped" if answer.status is None else str(answer.status)
             self.metrics.requests.labels(str(scope.get("method", "")), route, status).inc()
 
-    async def _edge(self, scope: Scope, receive: Receive, answer: _Answer) -> None:
+    async def _edge(self, scope: Scope, receive: Receive, answer: _Answer, arrived: float) -> None:
         send = answer.send
         if self.faults.latency_seconds > 0:
             await asyncio.sleep(self.faults.latency_seconds)
@@ -90,7 +93,7 @@ class SimulatorApp(FastAPI):
         headers: dict[str, str] = {}
         if self.limiter is not None:
             client = scope.get("client") or ("unknown", 0)
-            decision = self.limiter.check(str(client[0]), _bearer_token(scope))
+            decision = self.limiter.check(str(client[0]), _bearer_token(scope), arrived)
             headers = decision.headers()
             if not decision.allowed:
                 self.metrics.rate_limited.labels(decision.limit_type).inc()

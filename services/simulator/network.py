@@ -3,7 +3,10 @@ its jitter from a seeded generator, and a server clock that runs ahead of (or be
 machine's.
 
 The delays are waited with `asyncio.sleep` inside each request's own task, so requests in flight
-together overlap their delays instead of queueing behind one another.
+together overlap their delays instead of queueing behind one another. The rate limit counts a
+request at the instant its way in ends, not when the event loop gets round to it (a timer
+fires a millisecond or more late, later on a busy machine): the network delivers on time even
+when the server is slow to look.
 """
 
 from __future__ import annotations

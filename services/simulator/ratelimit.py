@@ -150,6 +150,7 @@ class RateLimiter:
         self.limits = config.rate_limit
         self.clock = clock
         self._buckets: dict[tuple[str, str], _Buckets] = {}
+        self._last_counted = -math.inf
 
     def _bucket(self, key: tuple[str, str]) -> _Buckets:
         bucket = self._buckets.get(key)
@@ -181,9 +182,17 @@ class RateLimiter:
         """Every client address a request came from."""
         return [key for kind, key in self._buckets if kind == IP_ADDRESS]
 
-    def check(self, address: str, token: str | None) -> Decision:
-        """Spend a point for a request from `address` (and `token`), or refuse it."""
-        now = self.clock.monotonic()
+    def check(self, address: str, token: str | None, arrived: float | None = None) -> Decision:
+        """Spend a point for a request from `address` (and `token`), or refuse it.
+
+        `arrived`: the monotonic instant the request reached the server, when that was earlier
+        than now (a simulated way in ends at an exact instant; the event loop gets round to
+        the request a little later, by however late its timer fired). Requests are counted in
+        the order they are checked, never at an instant before one already counted."""
+        actual = self.clock.monotonic()
+        now = actual if arrived is None else min(actual, max(arrived, self._last_counted))
+        self._last_counted = now
+        lag = actual - now
         keys = [(IP_ADDRESS, address)]
         if token:
             keys.append((ACCOUNT, token))
@@ -194,12 +203,12 @@ class RateLimiter:
         if blocked:
             # Report the key that stays blocked longest: it decides when a retry can succeed.
             kind, bucket = max(blocked, key=lambda item: item[1].next_point_at(now))
-            wait = max(0.0, bucket.next_point_at(now) - now)
+            wait = max(0.0, bucket.next_point_at(now) - actual)
             return self._decision(False, kind, 0, wait)
         for _, bucket in buckets:
             bucket.spend(now)
         kind, bucket = min(buckets, key=lambda item: item[1].available)
-        reset_in = self._reset_in(bucket, now)
+        reset_in = self._reset_in(bucket, now) - lag  # the answer's headers speak of now
         return self._decision(True, kind, bucket.available, reset_in, retry_after=0.0)
 
     @staticmethod

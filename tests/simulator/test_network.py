@@ -18,7 +18,7 @@ import pytest
 from flotilla.clock import ManualClock, SystemClock
 from simulator.app import create_app
 from simulator.config import NetworkSection, RateLimitSection, SimulatorConfig
-from simulator.network import Network, ShiftedClock
+from simulator.network import Delays, Network, ShiftedClock
 from simulator.server import bind_socket, running_simulator_async
 from simulator.views import iso
 
@@ -67,6 +67,35 @@ async def test_the_way_in_is_spent_before_the_rate_limit_counts_the_request() ->
         response = await client.get("/")
     assert response.status_code == 200
     assert _reset(response) - sent >= 0.4 + 1.0 - 0.002  # iso() keeps milliseconds
+
+
+async def test_a_busy_server_counts_a_request_when_its_way_in_ended() -> None:
+    # The way in ends while the server's event loop is busy with something else (blocked
+    # here for 300 ms): the request is counted at the end of its way in, as a real server's
+    # network would deliver it, not whenever the loop gets round to it.
+    config = SimulatorConfig(network=NetworkSection(latency_in_ms=50))
+    app = create_app(config, SystemClock())
+    on_its_way = asyncio.Event()
+    draw = app.network.draw
+
+    def drawing() -> Delays:
+        on_its_way.set()
+        return draw()
+
+    app.network.draw = drawing  # type: ignore[method-assign]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim.test/v2") as client:
+        sent = time.time()
+        request = asyncio.create_task(client.get("/"))
+        await asyncio.wait_for(on_its_way.wait(), 5)  # its way in has begun
+        time.sleep(0.3)  # noqa: ASYNC251 -- the server's loop is busy past the end of the way in
+        response = await request
+    assert response.status_code == 200
+    took = time.time() - sent
+    assert took >= 0.3
+    # Counted 50 ms after it was sent (and a little for the request's own handling), not
+    # after the 300 ms the loop was blocked.
+    assert _reset(response) - sent < 1.0 + 0.05 + 0.1
 
 
 async def test_the_way_out_is_spent_after_the_answer_is_computed() -> None:

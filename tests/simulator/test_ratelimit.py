@@ -163,6 +163,29 @@ def test_each_burst_window_records_the_requests_of_one_whole_cycle() -> None:
     assert sorted(limiter.addresses()) == ["10.0.0.1", "10.0.0.2"]
 
 
+def test_a_request_is_counted_when_it_arrived_not_when_the_server_got_round_to_it() -> None:
+    """A simulated way in ends at an exact instant; a busy event loop checks the request
+    later. The windows run from the arrival, the answer's reset says when on the wall clock,
+    and a request checked after another is never counted before it."""
+    clock = ManualClock(monotonic_start=10.0)
+    limiter = RateLimiter(SimulatorConfig(), clock)
+    first = limiter.check("a", None, arrived=9.95)  # checked 50 ms after it arrived
+    assert first.allowed and first.remaining == 31
+    assert limiter.pools("a").static_refills_at == pytest.approx(10.95)
+    assert (first.reset - clock.now()).total_seconds() == pytest.approx(0.95)
+    # Arrived even earlier by its draw, checked after the first: counted with it, not before.
+    second = limiter.check("a", None, arrived=9.90)
+    assert second.allowed and second.remaining == 30
+    clock.advance(0.96)  # 10.96: the window that opened at 9.95 has ended
+    third = limiter.check("a", None, arrived=10.951)
+    assert third.remaining == 31  # a new static window, from its arrival: no burst point
+    assert limiter.pools("a").static_refills_at == pytest.approx(11.951)
+    # Without an arrival instant a request is counted when it is checked.
+    clock.advance(1.0)
+    limiter.check("a", None)
+    assert limiter.pools("a").static_refills_at == pytest.approx(12.96)
+
+
 async def test_the_admin_route_shows_how_each_address_spent_the_limit(
     make_client: Any, clock: ManualClock
 ) -> None:
