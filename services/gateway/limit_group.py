@@ -172,6 +172,8 @@ class LimitGroup:
 
     # --- the loop ------------------------------------------------------------------------------
 
+    SPIN_SECONDS = 0.002
+
     async def _run(self) -> None:
         while True:
             self._wake.clear()
@@ -187,11 +189,24 @@ class LimitGroup:
 
     async def _sleep(self, delay: float | None) -> None:
         """Wait for a wake-up, or at most `delay` seconds (a timer that sets the same event:
-        no task per wait, and no lost cancellation as with `asyncio.wait_for` in 3.11)."""
+        no task per wait, and no lost cancellation as with `asyncio.wait_for` in 3.11).
+
+        The event loop's timers fire up to a millisecond late (its poll rounds the timeout up
+        to whole milliseconds), and a permit granted late arrives late: a static window opened
+        that much after the previous one ended is lost to the limit. So the timer is set
+        `SPIN_SECONDS` early and the rest is waited by yielding to the loop until the instant
+        (on the loop's own clock, which always runs)."""
         if delay is None:
             await self._wake.wait()
             return
-        timer = asyncio.get_running_loop().call_later(delay, self._wake.set)
+        loop = asyncio.get_running_loop()
+        if delay <= self.SPIN_SECONDS:
+            until = loop.time() + delay
+            # Yielding on purpose: no timer is that precise.
+            while loop.time() < until and not self._wake.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0)
+            return
+        timer = loop.call_later(delay - self.SPIN_SECONDS, self._wake.set)
         try:
             await self._wake.wait()
         finally:

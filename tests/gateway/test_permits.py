@@ -1,17 +1,21 @@
 """Permits and the queue: a ship action is never held back by a paced call that aging put
 first, a retry waits for its permit only until the call's deadline, a permit granted to a call
-that went away is settled at once, and a call that brings no deadline gets one."""
+that went away is settled at once, a call that brings no deadline gets one, and a permit
+planned for later is granted at its instant, not a timer's millisecond after it."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from flotilla.clock import SystemClock
 from flotilla.metrics import MetricsRegistry
 from flotilla.semconv import BACKGROUND, SHIP_UNBLOCK
 from gateway.limit_group import LimitGroup, Ticket
 from gateway.metrics import GatewayMetrics
-from gateway.ratelimit import RateLimitConfig, RateLimitHeaders, TwoPoolRateLimiter
+from gateway.ratelimit import Permit, RateLimitConfig, RateLimitHeaders, TwoPoolRateLimiter
 from gateway.scheduler import PriorityScheduler, QueueConfig
 
 from .conftest import call, fake_gateway
@@ -100,3 +104,53 @@ async def test_a_call_without_a_deadline_gets_the_default_one(fake_api: object) 
         assert deadline is not None
         expected = SystemClock().monotonic() + QueueConfig().default_deadline_seconds
         assert abs(deadline - expected) < 5
+
+
+async def test_a_permit_planned_for_later_is_granted_at_its_instant_never_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The loop sets its timer a little early (the event loop's timers fire up to a millisecond
+    late) and yields through the rest: the permit is granted once its instant has come, not
+    before, and the loop plans only a few times while it waits (no busy polling)."""
+    clock = SystemClock()
+    limiter = placed_limiter(clock, burst_reserve=30)  # reads take no burst point
+    plans = 0
+    delay = limiter.delay
+
+    def counted_delay(*, paced: bool = False) -> float:
+        nonlocal plans
+        plans += 1
+        return delay(paced=paced)
+
+    limiter.delay = counted_delay  # type: ignore[method-assign]
+    group = group_of(limiter, clock)
+    loop = asyncio.get_running_loop()
+    timers: list[tuple[float, float]] = []  # the loop's own wake-up timers: (set at, delay)
+    call_later = loop.call_later
+
+    def recording_call_later(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        if callback == group._wake.set:
+            timers.append((clock.monotonic(), delay))
+        return call_later(delay, callback, *args)
+
+    monkeypatch.setattr(loop, "call_later", recording_call_later)
+    first, second = ticket(), ticket()
+    group.submit(first, BACKGROUND, None)
+    group.submit(second, BACKGROUND, None)
+    group.start()
+    try:
+        await asyncio.wait_for(first.future, 5)  # the static window's second point, at once
+        planned = clock.monotonic() + delay(paced=True)  # the next window's opener
+        assert planned > clock.monotonic() + 0.1
+        plans = 0
+        permit = await asyncio.wait_for(second.future, 5)
+        assert isinstance(permit, Permit)
+        assert permit.granted_at >= planned - 1e-6
+        assert plans <= 5
+        # The wait was one timer, set to fire a little before the instant; the last stretch
+        # was not left to a timer (which fires up to a millisecond late).
+        ends = [at + after for at, after in timers]
+        assert ends[-1] == pytest.approx(planned - LimitGroup.SPIN_SECONDS, abs=1e-3)
+        assert all(after > LimitGroup.SPIN_SECONDS / 2 for _, after in timers)
+    finally:
+        await group.close()
