@@ -341,7 +341,11 @@ class TwoPoolRateLimiter:
 
     * *Probe.* Until an answer has placed the model (at start, after a 429, after an answer
       without headers), one request goes out and nothing else until it is answered: a gateway
-      that starts while another client spent the pools loses at most that one request.
+      that starts while another client spent the pools loses at most that one request. A
+      proxy's answer in the API's place (a 502 or 504 without rate-limit headers, maybe after
+      the API counted the request) is no answer: the caller settles the permit, and a probe
+      goes again. A server that answers without the headers gets the configured limits, on
+      our own clock.
     * *Static windows.* The server's current window (the *frontier*) ends at an instant the
       answers report. The next window's first requests are sent so that, with the smallest
       arrival offset A (see `ArrivalEstimate`), they arrive just after that end; up to the
@@ -696,8 +700,9 @@ class TwoPoolRateLimiter:
         self._realign_generation = self._static_generation
 
     def settle(self, permit: Permit) -> None:
-        """The request of `permit` got no answer (network error, cancelled): stop waiting for
-        one. It may have been counted, so a burst point stays spent; a probe may go again."""
+        """The request of `permit` got no answer from the API (network error, cancelled, a
+        proxy answered in its place): stop waiting for one. It may have been counted, so a
+        burst point stays spent; a probe may go again."""
         if self._outstanding.pop(permit.seq, None) is not None:
             self._done.append(self._clock.monotonic())
         if self._probe == permit.seq:
@@ -715,7 +720,8 @@ class TwoPoolRateLimiter:
         if reset is None or headers.remaining is None or permit.sent_at is None:
             if self._probe == permit.seq and not self._estimate.known:
                 # A server that sends no rate-limit headers: the model keeps the configured
-                # limits on our own clock, as if each request arrived when it was sent.
+                # limits on our own clock, as if each request arrived when it was sent. (A
+                # proxy's answer in the API's place is no answer: see `settle`.)
                 self._estimate.learn(now, now, now + self.config.static_period_seconds, static=True)
                 self._place(
                     now + self.config.static_period_seconds,
@@ -727,7 +733,12 @@ class TwoPoolRateLimiter:
                 self._placed = True
             return
         if self._probe == permit.seq:
-            self._estimate.learn(permit.granted_at, now, reset, static=True)
+            # The probe opened its static window only if it found the static pool full; else
+            # (a request before it, maybe ours with a lost answer, opened it) it arrived some
+            # time after the window opened, and as an opener it would pull the estimate of the
+            # earliest arrival down by that much for as long as the window is remembered.
+            opened = headers.remaining >= self._static_limit - 1 + self._burst_limit
+            self._estimate.learn(permit.granted_at, now, reset, static=opened)
             self._place(reset, headers.remaining, now)
             if permit.address_only:
                 self._fill_for_address_only()
@@ -787,7 +798,11 @@ class TwoPoolRateLimiter:
         self._burst_end_min = arrived_after
         if self._burst_left >= self._burst_limit:
             self._burst_end_min += self.config.burst_period_seconds
-        if self._burst_left < self._burst_limit:
+        if remaining < self._burst_limit:
+            # The burst pool is surely in use: its window opened before the probe arrived.
+            # (With `remaining` at the limit it may be full, 0 + 30, as well as 1 + 29: the
+            # model counts 29, and leaves the end to the answers of its burst points, since
+            # a window that opens with them ends later than the probe's reset allows.)
             self._burst_end_hi = reset + 0.001 + self.config.burst_period_seconds
             self._burst_end_guess = self._burst_end_hi
 

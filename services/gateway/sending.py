@@ -231,6 +231,12 @@ class CallSender:
         limiter = call.session.group.limiter
         headers = parse_rate_limit_headers(response.headers, self._clock.time())
         if status != 429:
+            if is_edge_failure(status) and headers.empty:
+                # A proxy answered in the API's place: nothing about the pools (the API may
+                # have counted the request or not). Taken for the API's answer, a probe's
+                # would make the model plan on our clock as for a server without headers.
+                limiter.settle(permit)
+                return
             limiter.observe(permit, headers)
             return
         pause = limiter.on_rate_limited(headers, permit)

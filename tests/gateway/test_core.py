@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -270,6 +271,40 @@ async def test_a_429_pauses_all_sending_until_retry_after(fake_api: FakeApi) -> 
     assert results[0].result.attempts == 2
     assert min(sent_at[1:]) - sent_at[0] >= 1.0  # nothing went out during the pause
     assert rate_limited == 1
+
+
+async def test_a_proxys_answer_to_the_probe_places_nothing_and_the_next_request_probes(
+    fake_api: FakeApi,
+) -> None:
+    """A 502 page without rate-limit headers is the proxy's, not the API's (which may have
+    counted the request): taken for the answer of a server that sends no headers, it would
+    set the model planning on our clock. The retry goes as a new probe, alone, and the
+    answer with headers places the model."""
+    release = asyncio.Event()
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if len(fake_api.requests) == 1:
+            return httpx.Response(502, text="<html><body>Bad Gateway</body></html>")
+        if len(fake_api.requests) == 2:
+            await release.wait()
+        reset = datetime.now(UTC) + timedelta(seconds=0.9)
+        headers = {"x-ratelimit-remaining": "31", "x-ratelimit-reset": reset.isoformat()}
+        return json_response(200, {"data": {}}, headers=headers)
+
+    fake_api.handler = answer
+    async with fake_gateway(fake_api, rate_limit=RateLimitConfig()) as gateway:
+        limiter = gateway.groups[0].limiter
+        first = asyncio.create_task(gateway.execute(call("GET", "/my/agent")))
+        await wait_until(lambda: len(fake_api.requests) == 2)  # the retry, on the wire
+        assert limiter.probing and not limiter.estimate.known
+        others = [asyncio.create_task(gateway.execute(call("GET", "/my/ships"))) for _ in range(3)]
+        await wait_until(lambda: gateway.groups[0].scheduler.depth(BACKGROUND) == 3)
+        assert limiter.acquire() is None  # nothing goes beside the probe
+        release.set()
+        results = await asyncio.gather(first, *others)
+    assert [r.result.outcome for r in results] == [COMPLETED] * 4
+    assert results[0].result.attempts == 2
+    assert len(fake_api.requests) == 5
 
 
 async def test_a_bare_html_429_pauses_for_the_default(fake_api: FakeApi) -> None:
