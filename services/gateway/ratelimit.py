@@ -379,6 +379,7 @@ class TwoPoolRateLimiter:
         self._paused_until = -math.inf
         self._probe: int | None = None  # the probe in flight
         self._placed = False  # an answer has placed the model since the last probe began
+        self._on_our_clock = False  # placed from an answer without headers, on our clock
         # The frontier: the latest static window our requests open or fill (server clock).
         self._frontier_end: float | None = None  # exact, from an answer
         self._frontier_end_hi = -math.inf  # the latest it can end until an answer says
@@ -720,8 +721,10 @@ class TwoPoolRateLimiter:
         if reset is None or headers.remaining is None or permit.sent_at is None:
             if self._probe == permit.seq and not self._estimate.known:
                 # A server that sends no rate-limit headers: the model keeps the configured
-                # limits on our own clock, as if each request arrived when it was sent. (A
-                # proxy's answer in the API's place is no answer: see `settle`.)
+                # limits on our own clock, as if each request arrived when it was sent (until
+                # an answer with headers places it on the server's). A proxy's answer in the
+                # API's place is no answer: see `settle`.
+                self._on_our_clock = True
                 self._estimate.learn(now, now, now + self.config.static_period_seconds, static=True)
                 self._place(
                     now + self.config.static_period_seconds,
@@ -732,6 +735,13 @@ class TwoPoolRateLimiter:
                 self._probe = None
                 self._placed = True
             return
+        if self._on_our_clock:
+            # The first answer with headers after planning on our clock (the probe's answer
+            # had none): what was learned from our clock says nothing of the server's, so the
+            # model starts again from this answer, as from a probe's.
+            self._on_our_clock = False
+            self._estimate = ArrivalEstimate(self.config.static_period_seconds)
+            self._probe = permit.seq
         if self._probe == permit.seq:
             # The probe opened its static window only if it found the static pool full; else
             # (a request before it, maybe ours with a lost answer, opened it) it arrived some
@@ -740,6 +750,11 @@ class TwoPoolRateLimiter:
             opened = headers.remaining >= self._static_limit - 1 + self._burst_limit
             self._estimate.learn(permit.granted_at, now, reset, static=opened)
             self._place(reset, headers.remaining, now)
+            if self._outstanding:
+                # Placed while others are on the wire (after planning on our clock): they may
+                # take the frontier's points and the burst pool's before any answer says so.
+                self._frontier_used = self._static_limit
+                self._burst_left = max(0, self._burst_left - len(self._outstanding))
             if permit.address_only:
                 self._fill_for_address_only()
             return

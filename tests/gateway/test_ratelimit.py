@@ -86,6 +86,38 @@ def test_a_reset_the_frontier_did_not_plan_is_no_burst_refill_while_the_pool_is_
     assert rl.burst_remaining == 30
 
 
+def test_planning_on_our_clock_ends_with_the_first_answer_that_has_headers() -> None:
+    """A probe answered without rate-limit headers (by the API itself) sets the model on our
+    own clock with the configured limits. The first answer with headers says where the
+    server's windows are: the model starts again from it, as from a probe's answer, counting
+    the requests still on the wire against the server's pools."""
+    clock = ManualClock(monotonic_start=1000.0)
+    rl = limiter(clock)
+    probe = rl.acquire()
+    assert probe is not None
+    rl.mark_sent(probe)
+    clock.advance(0.1)
+    rl.observe(probe, RateLimitHeaders())
+    assert rl.estimate.known and rl.estimate.sure == pytest.approx(0.0)  # our clock
+    on_the_wire = [rl.acquire() for _ in range(4)]
+    assert all(p is not None for p in on_the_wire)
+    for permit in on_the_wire:
+        assert permit is not None
+        rl.mark_sent(permit)
+    clock.advance(0.1)
+    first = on_the_wire[0]
+    assert first is not None
+    rl.observe(first, answer(25, 0.4, clock))  # the server's clock, far from ours
+    # The earliest arrival estimated from this answer alone: it arrived before the reset.
+    # (Mixed with what was learned on our clock, the estimate would fall to its sure bound,
+    # a static period lower, and stay there for hundreds of answers.)
+    reset = clock.time() + 0.4
+    assert rl.estimate.low == pytest.approx(reset + 0.001 - first.granted_at, abs=0.002)
+    assert rl.burst_remaining == 25 - 1 - 3  # less the three still on the wire
+    assert rl.static_remaining == 0
+    assert rl.burst_window_ends is not None
+
+
 def test_a_probe_that_may_have_found_the_burst_pool_full_bounds_no_burst_window() -> None:
     """`remaining` 30 after the probe is 1 static + 29 burst (a burst window open, ending
     within a burst period of the probe) or 0 + 30 (the probe took a window's second point;
