@@ -42,16 +42,22 @@ def answer(remaining: int, reset_in: float, clock: ManualClock) -> RateLimitHead
     )
 
 
-def placed(clock: ManualClock, reset_in: float) -> TwoPoolRateLimiter:
-    """A limiter whose probe, sent 0.1 s ago, found fresh pools (1 static + 30 burst left) in
-    a static window ending `reset_in` from now."""
+def probed(clock: ManualClock, remaining: int | None, reset_in: float) -> TwoPoolRateLimiter:
+    """A limiter whose probe, sent 0.1 s ago, left the server `remaining` points in a static
+    window ending `reset_in` from now (None: answered without rate-limit headers)."""
     rl = limiter(clock)
     probe = rl.acquire()
-    assert probe is not None
+    assert probe is not None and probe.probe
     rl.mark_sent(probe)
     clock.advance(0.1)
-    rl.observe(probe, answer(31, reset_in, clock))
+    headers = RateLimitHeaders() if remaining is None else answer(remaining, reset_in, clock)
+    rl.observe(probe, headers)
     return rl
+
+
+def placed(clock: ManualClock, reset_in: float) -> TwoPoolRateLimiter:
+    """A limiter whose probe found fresh pools (1 static + 30 burst left)."""
+    return probed(clock, 31, reset_in)
 
 
 def test_until_an_answer_places_the_model_one_request_goes_and_nothing_else() -> None:
@@ -92,12 +98,7 @@ def test_planning_on_our_clock_ends_with_the_first_answer_that_has_headers() -> 
     server's windows are: the model starts again from it, as from a probe's answer, counting
     the requests still on the wire against the server's pools."""
     clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    probe = rl.acquire()
-    assert probe is not None
-    rl.mark_sent(probe)
-    clock.advance(0.1)
-    rl.observe(probe, RateLimitHeaders())
+    rl = probed(clock, None, 0.0)
     assert rl.estimate.known and rl.estimate.sure == pytest.approx(0.0)  # our clock
     on_the_wire = [rl.acquire() for _ in range(4)]
     assert all(p is not None for p in on_the_wire)
@@ -125,24 +126,14 @@ def test_a_probe_that_may_have_found_the_burst_pool_full_bounds_no_burst_window(
     counts 29 points and takes no end from the probe: assuming the first, it would refill
     its pool a little before the server does and send burst points into a spent pool."""
     clock = ManualClock(monotonic_start=1000.0)
-    rl = limiter(clock)
-    probe = rl.acquire()
-    assert probe is not None
-    rl.mark_sent(probe)
-    clock.advance(0.1)
-    rl.observe(probe, answer(30, 0.5, clock))
+    rl = probed(clock, 30, 0.5)
     assert rl.burst_remaining == 29
     assert rl.burst_window_ends is None
-    # With fewer, the burst window surely opened before the probe arrived.
-    other = limiter(clock)
-    probe = other.acquire()
-    assert probe is not None
-    other.mark_sent(probe)
-    clock.advance(0.1)
-    other.observe(probe, answer(29, 0.5, clock))
+    # With fewer, the burst window surely opened before the probe arrived: it ends a burst
+    # period after the probe's static window at the latest.
+    other = probed(clock, 29, 0.5)
     assert other.burst_remaining == 28
-    ends = other.burst_window_ends
-    assert ends is not None
+    assert other.burst_window_ends == pytest.approx(clock.time() + 0.5 + 60.0, abs=0.002)
 
 
 def test_a_probe_refused_pauses_until_retry_after_then_probes_again() -> None:
