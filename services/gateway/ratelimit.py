@@ -613,6 +613,9 @@ class TwoPoolRateLimiter:
         return max(min(waits), 0.0005), None
 
     UNCONFIRMED_BURST = 2  # burst points on the wire before an answer confirms the refill
+    # Burst points the server surely has beyond the model's count that show its pool refilled
+    # (fewer are the count's caution: a point booked that the server counted as static).
+    REFILL_EVIDENCE = 4
 
     def _burst_in_window(self, now: float, high: float) -> bool:
         """A burst point sent now surely reaches the server before its burst window can have
@@ -735,7 +738,8 @@ class TwoPoolRateLimiter:
                 self._probe = None
                 self._placed = True
             return
-        if self._on_our_clock:
+        replacing = self._on_our_clock
+        if replacing:
             # The first answer with headers after planning on our clock (the probe's answer
             # had none): what was learned from our clock says nothing of the server's, so the
             # model starts again from this answer, as from a probe's.
@@ -743,11 +747,13 @@ class TwoPoolRateLimiter:
             self._estimate = ArrivalEstimate(self.config.static_period_seconds)
             self._probe = permit.seq
         if self._probe == permit.seq:
-            # The probe opened its static window only if it found the static pool full; else
-            # (a request before it, maybe ours with a lost answer, opened it) it arrived some
-            # time after the window opened, and as an opener it would pull the estimate of the
-            # earliest arrival down by that much for as long as the window is remembered.
-            opened = headers.remaining >= self._static_limit - 1 + self._burst_limit
+            # Learned as the request that opened its static window, unless it may well not
+            # have been: a probe that left 30 points found 0 + 30 after a request of ours
+            # whose answer was lost opened the window (or 1 + 29); one of several on the wire
+            # is an opener by chance. As an opener, a request that arrived some time after
+            # its window opened would pull the estimate of the earliest arrival down by that
+            # much for as long as the window is remembered.
+            opened = headers.remaining != self._burst_limit and not replacing
             self._estimate.learn(permit.granted_at, now, reset, static=opened)
             self._place(reset, headers.remaining, now)
             if self._outstanding:
@@ -875,7 +881,31 @@ class TwoPoolRateLimiter:
         since = sum(1 for t in self._done if t > sent) - 1  # not this one
         floor = remaining - (self._static_limit - 1) - len(self._outstanding) - max(0, since)
         if floor > self._burst_left:
+            arrived_after = reset - self.config.static_period_seconds
+            refilled = floor - self._burst_left > self.REFILL_EVIDENCE
+            if refilled and self._burst_end_hi is not None and arrived_after >= self._burst_end_min:
+                self._burst_refilled_at_server(reset, remaining)
             self._burst_left = min(self._burst_limit, floor)
+
+    def _burst_refilled_at_server(self, reset: float, remaining: int) -> None:
+        """The server has more burst points than the model counts while the model's burst
+        window is bounded, for a request that arrived after that window can have ended: the
+        server's pool refilled since (e.g. the window of a client that spent the pools before
+        we started ended), so the bound belongs to a window gone. The
+        model starts a new one from this answer: with the pool in use, this request was
+        counted in an open window, which ends a burst period after it at the latest; with
+        the pool full, a window that opens later ends later than that."""
+        self._burst_generation += 1
+        self._burst_end_exact = None
+        self._burst_end_floor = None
+        self._burst_end_min = reset - self.config.static_period_seconds - 0.002
+        if remaining < self._burst_limit:
+            self._burst_end_hi = reset + 0.001 + self.config.burst_period_seconds
+            self._burst_end_guess = self._burst_end_hi
+        else:
+            self._burst_end_hi = None
+            self._burst_end_guess = None
+            self._burst_end_min += self.config.burst_period_seconds
 
     def on_rate_limited(self, headers: RateLimitHeaders, permit: Permit | None = None) -> float:
         """A 429 came back: pause all sending until `retry-after` (from now: the server's

@@ -482,11 +482,15 @@ def test_our_wall_clock_stepping_changes_nothing(step: float) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("latency", [0.02, 0.1, 0.3])
-def test_starting_on_spent_pools_costs_at_most_the_probe(latency: float) -> None:
+@pytest.mark.parametrize("latency", [0.02, 0.05, 0.1, 0.3])
+@pytest.mark.parametrize("seed", [1, 10, 15])
+def test_starting_on_spent_pools_costs_at_most_the_probe(latency: float, seed: int) -> None:
     """Another client emptied both pools: one request goes before the first answer, it is
-    the only one refused, and nothing after it."""
-    run = drive(minutes=2, latency=latency, spent=True)
+    the only one refused, and nothing after it. (The other client's burst window ends a
+    minute later, while the model's is bounded from the probe's answer: at 50 ms, seeds 10
+    and 15 once refilled the model's pool at that bound, after the server's pool had
+    refilled and our requests had opened a new window, and got a 429.)"""
+    run = drive(minutes=2, latency=latency, seed=seed, spent=True)
     assert run.sent_before_first_answer == 1
     assert run.refused <= 1 and run.refused_after_first_answer == 0
 
