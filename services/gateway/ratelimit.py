@@ -891,10 +891,10 @@ class TwoPoolRateLimiter:
         """The server has more burst points than the model counts while the model's burst
         window is bounded, for a request that arrived after that window can have ended: the
         server's pool refilled since (e.g. the window of a client that spent the pools before
-        we started ended), so the bound belongs to a window gone. The
-        model starts a new one from this answer: with the pool in use, this request was
-        counted in an open window, which ends a burst period after it at the latest; with
-        the pool full, a window that opens later ends later than that."""
+        we started ended), so the bound belongs to a window gone. The model starts a new one
+        from this answer: with the pool in use, this request was counted in an open window,
+        which ends a burst period after it at the latest; with the pool full, a window that
+        opens later ends later than that."""
         self._burst_generation += 1
         self._burst_end_exact = None
         self._burst_end_floor = None
