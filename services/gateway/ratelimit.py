@@ -807,23 +807,28 @@ class TwoPoolRateLimiter:
         self._static_generation += 1
         static_left = max(0, remaining - self._burst_limit)  # the fewest it can be
         self._frontier_used = self._static_limit - min(static_left, self._static_limit)
-        self._burst_generation += 1
         self._burst_left = max(0, remaining - (self._static_limit - 1))
+        self._new_burst_window(reset, remaining)
+
+    def _new_burst_window(self, reset: float, remaining: int) -> None:
+        """Start the model's burst window afresh from an answer that left `remaining` points
+        in a static window ending at `reset` (a probe's, or one that shows the server's pool
+        refilled since the model's window was bounded)."""
+        self._burst_generation += 1
         self._burst_end_guess = None
         self._burst_end_hi = None
         self._burst_end_exact = None
         self._burst_end_floor = None
-        # The probe arrived after reset - period: a burst window open then ends after that, and
-        # one that opens later ends a burst period after it at the earliest.
-        arrived_after = reset - self.config.static_period_seconds - 0.002
-        self._burst_end_min = arrived_after
-        if self._burst_left >= self._burst_limit:
+        # The request arrived after reset - period: a burst window open then ends after that,
+        # and one that opens later ends a burst period after it at the earliest.
+        self._burst_end_min = reset - self.config.static_period_seconds - 0.002
+        if remaining >= self._burst_limit + self._static_limit - 1:  # the burst pool is full
             self._burst_end_min += self.config.burst_period_seconds
         if remaining < self._burst_limit:
-            # The burst pool is surely in use: its window opened before the probe arrived.
-            # (With `remaining` at the limit it may be full, 0 + 30, as well as 1 + 29: the
-            # model counts 29, and leaves the end to the answers of its burst points, since
-            # a window that opens with them ends later than the probe's reset allows.)
+            # The burst pool is surely in use: its window opened before the request arrived,
+            # and ends a burst period after it at the latest. (With `remaining` at the limit
+            # it may be full, 0 + 30, as well as 1 + 29: the end is left to the answers of
+            # burst points, since a window that opens with them ends later than that.)
             self._burst_end_hi = reset + 0.001 + self.config.burst_period_seconds
             self._burst_end_guess = self._burst_end_hi
 
@@ -884,28 +889,12 @@ class TwoPoolRateLimiter:
             arrived_after = reset - self.config.static_period_seconds
             refilled = floor - self._burst_left > self.REFILL_EVIDENCE
             if refilled and self._burst_end_hi is not None and arrived_after >= self._burst_end_min:
-                self._burst_refilled_at_server(reset, remaining)
+                # The server has more burst points than the model counts, for a request that
+                # arrived after the model's window can have ended: the server's pool refilled
+                # since (e.g. the window of a client that spent the pools before we started
+                # ended), so the bound belongs to a window gone.
+                self._new_burst_window(reset, remaining)
             self._burst_left = min(self._burst_limit, floor)
-
-    def _burst_refilled_at_server(self, reset: float, remaining: int) -> None:
-        """The server has more burst points than the model counts while the model's burst
-        window is bounded, for a request that arrived after that window can have ended: the
-        server's pool refilled since (e.g. the window of a client that spent the pools before
-        we started ended), so the bound belongs to a window gone. The model starts a new one
-        from this answer: with the pool in use, this request was counted in an open window,
-        which ends a burst period after it at the latest; with the pool full, a window that
-        opens later ends later than that."""
-        self._burst_generation += 1
-        self._burst_end_exact = None
-        self._burst_end_floor = None
-        self._burst_end_min = reset - self.config.static_period_seconds - 0.002
-        if remaining < self._burst_limit:
-            self._burst_end_hi = reset + 0.001 + self.config.burst_period_seconds
-            self._burst_end_guess = self._burst_end_hi
-        else:
-            self._burst_end_hi = None
-            self._burst_end_guess = None
-            self._burst_end_min += self.config.burst_period_seconds
 
     def on_rate_limited(self, headers: RateLimitHeaders, permit: Permit | None = None) -> float:
         """A 429 came back: pause all sending until `retry-after` (from now: the server's
